@@ -1,0 +1,34 @@
+-- Utilization per statement (the seed emitted one row per transaction). NULL where the limit is
+-- missing or not positive: a ratio to a zero limit means nothing.
+create or replace view credit_utilization as
+with
+
+statements_in as (
+    select
+        customer_id,
+        statement_month,
+        credit_limit,
+        outstanding_balance
+    from statements
+),
+
+final as (
+    select
+        customer_id,
+        statement_month as month,
+        credit_limit,
+        outstanding_balance,
+        case
+            when credit_limit > 0
+                then cast(round(outstanding_balance * 100 / credit_limit, 2) as decimal(10, 2))
+        end as utilization_pct
+    from statements_in
+)
+
+select
+    customer_id,
+    month,
+    credit_limit,
+    outstanding_balance,
+    utilization_pct
+from final

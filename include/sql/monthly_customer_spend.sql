@@ -1,0 +1,50 @@
+-- Spend per customer per calendar month, with a zero row for every month in the customer's
+-- statement history that had no transactions (the seed skipped those months, which shifted
+-- every rolling average after a gap).
+create or replace view monthly_customer_spend as
+with
+
+statement_span as (
+    select
+        customer_id,
+        min(statement_month) as first_month,
+        max(statement_month) as last_month
+    from statements
+    group by customer_id
+),
+
+customer_months as (
+    select
+        statement_span.customer_id,
+        calendar_months.month
+    from statement_span
+    inner join calendar_months
+        on calendar_months.month between statement_span.first_month and statement_span.last_month
+),
+
+transaction_spend as (
+    select
+        customer_id,
+        statement_month as month,
+        sum(amount) as monthly_spend
+    from transactions
+    group by customer_id, statement_month
+),
+
+final as (
+    select
+        customer_months.customer_id,
+        customer_months.month,
+        cast(coalesce(transaction_spend.monthly_spend, 0) as decimal(14, 2)) as monthly_spend
+    from customer_months
+    left join transaction_spend
+        on
+            customer_months.customer_id = transaction_spend.customer_id
+            and customer_months.month = transaction_spend.month
+)
+
+select
+    customer_id,
+    month,
+    monthly_spend
+from final

@@ -1,0 +1,439 @@
+"""Read an extract (legacy single file or the three-file layout) into rows to load and quarantine.
+
+This module is pure: it reads files and returns frames. Writing them is ``warehouse.load``.
+
+Every data row is given a ``partition_month``: the month it is accounted to in ``load_audit``
+and ``quarantined_rows``. It is the row's own month when that month is part of the load;
+otherwise (a row of another month, a row whose date cannot be read, a customer row) it is the
+load's partition month, or its latest month when the whole file is loaded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from credit_risk.contract import (
+    LINE,
+    MONTH_PATTERN,
+    CsvFile,
+    ExtractRefusedError,
+    Reason,
+    Verdicts,
+    check_count,
+    check_date,
+    check_key,
+    check_known_customer,
+    check_money,
+    check_month,
+    check_partition,
+    check_positive_limit,
+    check_unique,
+    quarantine_frame,
+    read_contract_csv,
+)
+from credit_risk.generate.legacy import LEGACY_COLUMNS, LEGACY_FILE_NAME
+
+CUSTOMER_COLUMNS = ["customer_id", "opened_date", "credit_tier", "region"]
+STATEMENT_COLUMNS = [
+    "customer_id",
+    "statement_month",
+    "credit_limit",
+    "outstanding_balance",
+    "payment_amount",
+    "minimum_due",
+    "days_past_due",
+]
+TRANSACTION_COLUMNS = [
+    "transaction_id",
+    "customer_id",
+    "transaction_date",
+    "amount",
+    "transaction_type",
+    "merchant_category",
+    "channel",
+]
+TRANSACTION_TYPES = ("purchase", "cash_advance", "refund")
+
+MAX_LENGTHS = {
+    "customer_id": 32,
+    "transaction_id": 64,
+    "credit_tier": 20,
+    "region": 40,
+    "merchant_category": 40,
+    "channel": 16,
+}
+"""Column widths of the warehouse tables: longer values would be truncated, so they are refused."""
+
+LOADED_TRANSACTION_COLUMNS = [*TRANSACTION_COLUMNS, "statement_month"]
+
+
+@dataclass
+class PreparedExtract:
+    """What one load will write: the rows to load per table and the quarantine."""
+
+    kind: str
+    partition_months: list[str]
+    customers: pd.DataFrame
+    customers_replace: bool
+    statements: pd.DataFrame
+    transactions: pd.DataFrame
+    quarantine: pd.DataFrame
+    files: dict[str, CsvFile] = field(default_factory=dict)
+    rows_read: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """dataset, source_file, source_sha256, partition_month, rows_read."""
+
+    @property
+    def fallback_month(self) -> str:
+        """The month rows that belong to no loaded month are accounted to."""
+        return self.partition_months[-1]
+
+
+def detect_kind(source: Path) -> str:
+    """``'legacy'`` for a bank_transactions.csv (or a folder holding one), else ``'three_file'``."""
+    if source.is_file():
+        return "legacy"
+    if not source.is_dir():
+        raise FileNotFoundError(f"extract {source} does not exist")
+    if (source / "statements.csv").is_file() or (source / "transactions.csv").is_file():
+        return "three_file"
+    if (source / LEGACY_FILE_NAME).is_file():
+        return "legacy"
+    raise FileNotFoundError(
+        f"{source} holds neither statements.csv + transactions.csv (three-file extract) "
+        f"nor {LEGACY_FILE_NAME} (legacy extract)"
+    )
+
+
+def _check_lengths(verdicts: Verdicts, rows: pd.DataFrame) -> None:
+    for column, width in MAX_LENGTHS.items():
+        if column in rows:
+            verdicts.flag(
+                rows[column].str.len() > width,
+                Reason.INVALID_VALUE,
+                column,
+                column + f" is longer than {width} characters",
+            )
+
+
+def _row_months(dates: pd.Series) -> pd.Series:
+    return dates.dt.strftime("%Y-%m").astype(object).where(dates.notna(), None)
+
+
+def _partition_of(row_months: pd.Series, partitions: list[str]) -> pd.Series:
+    """Each row's accounting month: its own when loaded here, else the load's fallback."""
+    inside = row_months.isin(partitions)
+    return row_months.where(inside, partitions[-1]).astype(object)
+
+
+def _partitions(month: str | None, candidates: list[pd.Series], path: Path) -> list[str]:
+    if month is not None:
+        return [month]
+    found = sorted(set().union(*(set(series.dropna()) for series in candidates)))
+    if not found:
+        raise ExtractRefusedError(path, 2, None, "no row has a readable month or date")
+    return found
+
+
+def _read_counts(csv_file: CsvFile, partition: pd.Series, fallback: str) -> pd.DataFrame:
+    months = pd.concat(
+        [partition, pd.Series([fallback] * len(csv_file.structural_rejects), dtype=object)],
+        ignore_index=True,
+    )
+    counts = months.value_counts().rename_axis("partition_month").reset_index(name="rows_read")
+    counts["dataset"] = csv_file.dataset
+    counts["source_file"] = str(csv_file.path)
+    counts["source_sha256"] = csv_file.sha256
+    return counts
+
+
+def _finish_quarantine(frames: list[pd.DataFrame], fallback: str) -> pd.DataFrame:
+    frames = [frame for frame in frames if len(frame)]
+    if not frames:
+        return pd.DataFrame(
+            columns=[
+                "partition_month",
+                "dataset",
+                "source_file",
+                "line_number",
+                "field_name",
+                "reason",
+                "detail",
+                "raw_line",
+            ]
+        )
+    quarantine = pd.concat(frames, ignore_index=True)
+    quarantine["partition_month"] = quarantine["partition_month"].fillna(fallback)
+    return quarantine
+
+
+# --- legacy: one row per transaction, carrying its customer-month's statement ----------------
+
+
+def prepare_legacy(path: Path, month: str | None) -> PreparedExtract:
+    """Check a seed-format ``bank_transactions.csv``.
+
+    The seed had no transaction ids, so each row gets a stable one from its customer, its date
+    and its rank among that customer's rows of that date. Rows of a customer-month must agree on
+    the statement (limit and balance); a row that disagrees with the first is quarantined.
+    """
+    if path.is_dir():
+        path = path / LEGACY_FILE_NAME
+    csv_file = read_contract_csv(path, "bank_transactions", LEGACY_COLUMNS)
+    rows = csv_file.rows
+    verdicts = Verdicts(rows)
+    check_key(verdicts, rows, "customer_id")
+    dates = check_date(verdicts, rows, "transaction_date", required=True)
+    check_money(verdicts, rows, "transaction_amount", required=True)
+    check_money(verdicts, rows, "credit_limit", required=False)
+    check_money(verdicts, rows, "outstanding_balance", required=True)
+    check_positive_limit(verdicts, rows, "credit_limit")
+    _check_lengths(verdicts, rows)
+    row_months = _row_months(dates)
+    partitions = _partitions(month, [row_months], path)
+    check_partition(verdicts, rows, row_months, "transaction_date", month)
+    _check_statement_agreement(verdicts, rows, row_months)
+
+    partition = _partition_of(row_months, partitions)
+    good = rows[verdicts.ok]
+    good_months = row_months[verdicts.ok]
+    rank = rows.groupby(["customer_id", "transaction_date"], sort=False).cumcount() + 1
+    transactions = pd.DataFrame(
+        {
+            "transaction_id": "L-"
+            + good["customer_id"]
+            + "-"
+            + good["transaction_date"]
+            + "-"
+            + rank[verdicts.ok].astype(str),
+            "customer_id": good["customer_id"],
+            "transaction_date": good["transaction_date"],
+            "amount": good["transaction_amount"],
+            "transaction_type": np.where(
+                pd.to_numeric(good["transaction_amount"]) < 0, "refund", "purchase"
+            ),
+            "merchant_category": "",
+            "channel": "",
+            "statement_month": good_months,
+            LINE: good[LINE],
+        }
+    )
+    firsts = good.assign(statement_month=good_months).drop_duplicates(
+        ["customer_id", "statement_month"], keep="first"
+    )
+    statements = pd.DataFrame(
+        {
+            "customer_id": firsts["customer_id"],
+            "statement_month": firsts["statement_month"],
+            "credit_limit": firsts["credit_limit"],
+            "outstanding_balance": firsts["outstanding_balance"],
+            "payment_amount": "",
+            "minimum_due": "",
+            "days_past_due": "",
+        }
+    )
+    customers = pd.DataFrame({"customer_id": good["customer_id"].unique()}).assign(
+        opened_date="", credit_tier="", region=""
+    )
+    quarantine = _finish_quarantine(
+        [quarantine_frame(csv_file, verdicts, partition)], partitions[-1]
+    )
+    return PreparedExtract(
+        kind="legacy",
+        partition_months=partitions,
+        customers=customers,
+        customers_replace=False,
+        statements=statements,
+        transactions=transactions,
+        quarantine=quarantine,
+        files={"transactions": csv_file},
+        rows_read=_read_counts(csv_file, partition, partitions[-1]),
+    )
+
+
+def _check_statement_agreement(verdicts: Verdicts, rows: pd.DataFrame, months: pd.Series) -> None:
+    ok = verdicts.ok
+    candidates = rows[ok].assign(
+        statement_month=months[ok],
+        limit_value=pd.to_numeric(rows.loc[ok, "credit_limit"].replace("", None)),
+        balance_value=pd.to_numeric(rows.loc[ok, "outstanding_balance"]),
+    )
+    key = ["customer_id", "statement_month"]
+    grouped = candidates.groupby(key, sort=False)
+    first_limit = grouped["limit_value"].transform("first")
+    first_balance = grouped["balance_value"].transform("first")
+    first_line = grouped[LINE].transform("first")
+    limit_differs = ~(
+        (candidates["limit_value"] == first_limit)
+        | (candidates["limit_value"].isna() & first_limit.isna())
+    )
+    differs = limit_differs | (candidates["balance_value"] != first_balance)
+    mask = np.zeros(len(rows), dtype=bool)
+    mask[np.flatnonzero(ok)[differs.to_numpy()]] = True
+    detail = pd.Series(None, index=rows.index, dtype=object)
+    detail.loc[candidates.index] = (
+        "credit_limit/outstanding_balance differ from line "
+        + first_line.astype(str)
+        + " of the same customer-month"
+    ).to_numpy()
+    verdicts.flag(mask, Reason.CONFLICTING_STATEMENT, "outstanding_balance", detail)
+
+
+# --- three-file extract -----------------------------------------------------------------------
+
+
+def prepare_three_file(
+    folder: Path, month: str | None, warehouse_customers: set[str]
+) -> PreparedExtract:
+    """Check ``customers.csv`` (optional), ``statements.csv`` and ``transactions.csv``.
+
+    Args:
+        folder: The extract's folder.
+        month: The partition being loaded, or None to load every month in the files.
+        warehouse_customers: Customer ids already in the warehouse (a monthly drop may omit
+            customers.csv and rely on them).
+    """
+    for name in ("statements.csv", "transactions.csv"):
+        if not (folder / name).is_file():
+            raise FileNotFoundError(f"three-file extract {folder} has no {name}")
+
+    customers_file, customer_verdicts = _check_customers(folder / "customers.csv")
+    known = set(warehouse_customers)
+    if customers_file is not None:
+        known.update(customers_file.rows.loc[customer_verdicts.ok, "customer_id"])
+    known_index = pd.Index(list(known))
+
+    statements_file = read_contract_csv(folder / "statements.csv", "statements", STATEMENT_COLUMNS)
+    transactions_file = read_contract_csv(
+        folder / "transactions.csv", "transactions", TRANSACTION_COLUMNS
+    )
+    statement_verdicts, statement_months = _check_statements(statements_file.rows)
+    transaction_verdicts, transaction_months = _check_transactions(transactions_file.rows)
+    partitions = _partitions(
+        month,
+        [statement_months, transaction_months],
+        folder / "statements.csv",
+    )
+    for csv_file, verdicts, months, column in (
+        (statements_file, statement_verdicts, statement_months, "statement_month"),
+        (transactions_file, transaction_verdicts, transaction_months, "transaction_date"),
+    ):
+        check_partition(verdicts, csv_file.rows, months, column, month)
+        check_known_customer(verdicts, csv_file.rows, known_index)
+    check_unique(
+        statement_verdicts,
+        statements_file.rows,
+        ["customer_id", "statement_month"],
+        Reason.DUPLICATE_STATEMENT,
+    )
+    check_unique(
+        transaction_verdicts,
+        transactions_file.rows,
+        ["transaction_id"],
+        Reason.DUPLICATE_TRANSACTION_ID,
+    )
+
+    fallback = partitions[-1]
+    statement_partition = _partition_of(statement_months, partitions)
+    transaction_partition = _partition_of(transaction_months, partitions)
+    quarantines = [
+        quarantine_frame(statements_file, statement_verdicts, statement_partition),
+        quarantine_frame(transactions_file, transaction_verdicts, transaction_partition),
+    ]
+    read_counts = [
+        _read_counts(statements_file, statement_partition, fallback),
+        _read_counts(transactions_file, transaction_partition, fallback),
+    ]
+    files = {"statements": statements_file, "transactions": transactions_file}
+    customers = pd.DataFrame(columns=CUSTOMER_COLUMNS)
+    if customers_file is not None:
+        customer_partition = pd.Series(fallback, index=customers_file.rows.index, dtype=object)
+        quarantines.append(quarantine_frame(customers_file, customer_verdicts, customer_partition))
+        read_counts.append(_read_counts(customers_file, customer_partition, fallback))
+        customers = customers_file.rows.loc[customer_verdicts.ok, CUSTOMER_COLUMNS]
+        files["customers"] = customers_file
+
+    statements = statements_file.rows.loc[statement_verdicts.ok, STATEMENT_COLUMNS]
+    transactions = transactions_file.rows.loc[transaction_verdicts.ok, [*TRANSACTION_COLUMNS, LINE]]
+    transactions.insert(
+        len(TRANSACTION_COLUMNS), "statement_month", transaction_months[transaction_verdicts.ok]
+    )
+    return PreparedExtract(
+        kind="three_file",
+        partition_months=partitions,
+        customers=customers,
+        customers_replace=True,
+        statements=statements,
+        transactions=transactions,
+        quarantine=_finish_quarantine(quarantines, fallback),
+        files=files,
+        rows_read=pd.concat(read_counts, ignore_index=True),
+    )
+
+
+def _check_customers(path: Path) -> tuple[CsvFile | None, Verdicts | None]:
+    if not path.is_file():
+        return None, None
+    csv_file = read_contract_csv(path, "customers", CUSTOMER_COLUMNS)
+    rows = csv_file.rows
+    verdicts = Verdicts(rows)
+    check_key(verdicts, rows, "customer_id")
+    check_date(verdicts, rows, "opened_date", required=False)
+    _check_lengths(verdicts, rows)
+    check_unique(verdicts, rows, ["customer_id"], Reason.DUPLICATE_CUSTOMER)
+    return csv_file, verdicts
+
+
+def _check_statements(rows: pd.DataFrame) -> tuple[Verdicts, pd.Series]:
+    verdicts = Verdicts(rows)
+    check_key(verdicts, rows, "customer_id")
+    check_key(verdicts, rows, "statement_month")
+    check_month(verdicts, rows, "statement_month")
+    check_money(verdicts, rows, "credit_limit", required=False)
+    check_money(verdicts, rows, "outstanding_balance", required=True)
+    check_money(verdicts, rows, "payment_amount", required=False)
+    check_money(verdicts, rows, "minimum_due", required=False)
+    check_count(verdicts, rows, "days_past_due")
+    check_positive_limit(verdicts, rows, "credit_limit")
+    _check_lengths(verdicts, rows)
+    months = rows["statement_month"].where(
+        rows["statement_month"].str.fullmatch(MONTH_PATTERN), None
+    )
+    return verdicts, months.astype(object)
+
+
+def _check_transactions(rows: pd.DataFrame) -> tuple[Verdicts, pd.Series]:
+    verdicts = Verdicts(rows)
+    check_key(verdicts, rows, "transaction_id")
+    check_key(verdicts, rows, "customer_id")
+    dates = check_date(verdicts, rows, "transaction_date", required=True)
+    check_money(verdicts, rows, "amount", required=True)
+    types = rows["transaction_type"]
+    verdicts.flag(
+        ~types.isin(TRANSACTION_TYPES),
+        Reason.INVALID_VALUE,
+        "transaction_type",
+        "transaction_type=" + types.map(repr) + " is not one of " + ", ".join(TRANSACTION_TYPES),
+    )
+    amounts = pd.to_numeric(rows["amount"].where(verdicts.ok, None), errors="coerce")
+    wrong_sign = ((types == "refund") & (amounts >= 0)) | ((types != "refund") & (amounts <= 0))
+    verdicts.flag(
+        wrong_sign.fillna(False),
+        Reason.INVALID_VALUE,
+        "amount",
+        "amount=" + rows["amount"].map(repr) + " has the wrong sign for " + types,
+    )
+    _check_lengths(verdicts, rows)
+    return verdicts, _row_months(dates)
+
+
+def prepare_extract(
+    source: Path, month: str | None, warehouse_customers: set[str]
+) -> PreparedExtract:
+    """Check an extract of either format (see ``detect_kind``)."""
+    if detect_kind(source) == "legacy":
+        return prepare_legacy(source, month)
+    return prepare_three_file(source, month, warehouse_customers)

@@ -1,0 +1,1 @@
+"""Synthetic card-portfolio extracts, so the pipeline can run without real customer data."""

@@ -1,0 +1,76 @@
+"""Every knob of the project in one place, read from ``CREDIT_RISK_*`` environment variables.
+
+Why pydantic-settings: the same values must be seen by the CLI, the Airflow tasks and the tests,
+and each must be overridable by an operator without touching code.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+"""The repository root when installed in editable mode (``pip install -e .``)."""
+
+SQL_DIR = PROJECT_ROOT / "include" / "sql"
+
+
+class Settings(BaseSettings):
+    """Runtime configuration; each field maps to ``CREDIT_RISK_<FIELD>``."""
+
+    model_config = SettingsConfigDict(env_prefix="CREDIT_RISK_", extra="ignore")
+
+    db_url: str = Field(
+        default="mysql://root@127.0.0.1:3306/credit_risk",
+        description="Warehouse URL used outside Airflow. The database is created if missing.",
+    )
+    airflow_conn_id: str = Field(
+        default="credit_risk_mysql",
+        description="Airflow connection id the DAG's tasks use instead of db_url.",
+    )
+    high_risk_ratio: float = Field(
+        default=0.80,
+        gt=0,
+        le=10,
+        description="Balance / limit at or above which a statement is High Risk.",
+    )
+    medium_risk_ratio: float = Field(
+        default=0.50,
+        gt=0,
+        le=10,
+        description="Balance / limit at or above which (and below high) a statement is Medium Risk.",
+    )
+    data_dir: Path = Field(
+        default=PROJECT_ROOT / "data",
+        description="Where generated extracts and per-month drops are written.",
+    )
+    source: str = Field(
+        default="",
+        description=(
+            "Extract the DAG loads, with {month} replaced by the run's YYYY-MM. "
+            "Empty means: generate the data (see generate_profile)."
+        ),
+    )
+    generate_profile: str = Field(default="realistic", pattern="^(legacy|realistic)$")
+    generate_customers: int = Field(default=2000, gt=0)
+    generate_months: int = Field(default=12, gt=0)
+    generate_start: str = Field(default="2024-01", pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
+    generate_seed: int = 42
+
+    @model_validator(mode="after")
+    def _thresholds_ordered(self) -> Settings:
+        if self.medium_risk_ratio >= self.high_risk_ratio:
+            raise ValueError(
+                "CREDIT_RISK_MEDIUM_RISK_RATIO must be below CREDIT_RISK_HIGH_RISK_RATIO "
+                f"(got {self.medium_risk_ratio} and {self.high_risk_ratio})"
+            )
+        return self
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings (cached; tests clear the cache after changing the env)."""
+    return Settings()

@@ -1,0 +1,1 @@
+"""The MySQL/MariaDB warehouse: connections, the bulk load and the SQL build."""

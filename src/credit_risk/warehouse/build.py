@@ -1,0 +1,104 @@
+"""Create the warehouse tables and the published views from the files in ``include/sql/``.
+
+Each file holds one statement that creates one object, named like the file. The order below is
+the dependency order: tables first, then views that read them.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import MySQLdb
+
+from credit_risk.months import add_months, month_end
+from credit_risk.settings import SQL_DIR, Settings, get_settings
+from credit_risk.warehouse.db import Warehouse, connect
+
+log = logging.getLogger(__name__)
+
+TABLES: tuple[str, ...] = (
+    "customers",
+    "statements",
+    "transactions",
+    "quarantined_rows",
+    "load_audit",
+    "calendar_months",
+    "risk_thresholds",
+)
+"""Tables the load writes to; created before any load."""
+
+VIEWS: tuple[str, ...] = (
+    "monthly_customer_spend",
+    "customer_spend_rolling_avg",
+    "credit_utilization",
+    "risk_segmentation",
+    "customer_risk_current",
+    "bank_transactions",
+    "rolling_3_month_avg",
+)
+"""Published views, in dependency order (the seed's names and columns)."""
+
+CALENDAR_FIRST_MONTH = "1990-01"
+CALENDAR_MONTHS = 12 * 110  # through 2099-12: statements outside this span are refused at load
+
+
+def sql_path(name: str, sql_dir: Path = SQL_DIR) -> Path:
+    """The file that creates object ``name``."""
+    return sql_dir / f"{name}.sql"
+
+
+def read_sql(name: str, sql_dir: Path = SQL_DIR) -> str:
+    """The statement in ``include/sql/<name>.sql``, without its trailing semicolon."""
+    path = sql_path(name, sql_dir)
+    if not path.is_file():
+        raise FileNotFoundError(f"no SQL file for {name!r}: expected {path}")
+    return path.read_text(encoding="utf-8").strip().rstrip(";")
+
+
+def ensure_tables(conn: MySQLdb.Connection) -> None:
+    """Create the load's tables if they do not exist (DDL: commits implicitly)."""
+    cursor = conn.cursor()
+    for name in TABLES:
+        cursor.execute(read_sql(name))
+
+
+def _refresh_calendar(cursor) -> None:
+    months = [add_months(CALENDAR_FIRST_MONTH, offset) for offset in range(CALENDAR_MONTHS)]
+    rows = [(month, f"{month}-01", month_end(month).isoformat()) for month in months]
+    cursor.executemany(
+        "insert ignore into calendar_months (month, month_start_date, month_end_date) "
+        "values (%s, %s, %s)",
+        rows,
+    )
+
+
+def _refresh_thresholds(cursor, settings: Settings) -> None:
+    cursor.execute(
+        "insert into risk_thresholds (threshold_set, high_risk_ratio, medium_risk_ratio) "
+        "values ('current', %s, %s) on duplicate key update "
+        "high_risk_ratio = values(high_risk_ratio), medium_risk_ratio = values(medium_risk_ratio), "
+        "updated_at = current_timestamp",
+        (settings.high_risk_ratio, settings.medium_risk_ratio),
+    )
+
+
+def build_views(warehouse: Warehouse, settings: Settings | None = None) -> list[str]:
+    """Create or replace every published view; refresh the calendar and the thresholds.
+
+    Idempotent: running it twice gives the same objects.
+
+    Returns:
+        The names of the views built, in order.
+    """
+    settings = settings or get_settings()
+    with connect(warehouse) as conn:
+        ensure_tables(conn)
+        cursor = conn.cursor()
+        _refresh_calendar(cursor)
+        _refresh_thresholds(cursor, settings)
+        conn.commit()
+        for name in VIEWS:
+            log.info("building view %s", name)
+            cursor.execute(read_sql(name))
+    return list(VIEWS)

@@ -1,0 +1,147 @@
+"""Connections to the warehouse, from a URL outside Airflow or a connection id inside it.
+
+Everything funnels into one URL so the CLI, the DAG and the tests reach the database the same
+way: ``CREDIT_RISK_DB_URL`` outside Airflow, the ``credit_risk_mysql`` connection (through the
+MySQL provider's hook) inside it. Connections are raw mysqlclient connections because the bulk
+path, ``LOAD DATA LOCAL INFILE``, needs the client's ``local_infile`` flag.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import MySQLdb
+import sqlalchemy as sa
+from sqlalchemy.engine import URL, make_url
+
+from credit_risk.settings import get_settings
+
+_ACCESS_DENIED_LOCAL_INFILE = {1148, 2068, 3948}
+"""Server/client error codes that mean "LOAD DATA LOCAL is disabled"."""
+
+
+class WarehouseError(RuntimeError):
+    """The warehouse cannot be reached or refuses an operation the pipeline needs."""
+
+
+@dataclass(frozen=True)
+class Warehouse:
+    """Where the warehouse is: a parsed SQLAlchemy URL naming a MySQL/MariaDB database."""
+
+    url: URL
+
+    @property
+    def database(self) -> str:
+        """The schema the pipeline writes to."""
+        if not self.url.database:
+            raise WarehouseError(f"warehouse URL {self.safe_url} names no database")
+        return self.url.database
+
+    @property
+    def safe_url(self) -> str:
+        """The URL with the password hidden, for logs and messages."""
+        return self.url.render_as_string(hide_password=True)
+
+    def sqlalchemy_url(self) -> URL:
+        """The URL with the mysqlclient driver, for SQLAlchemy/pandas/GX."""
+        return self.url.set(drivername="mysql+mysqldb")
+
+    def engine(self) -> sa.Engine:
+        """A SQLAlchemy engine (reads, reports and tests; the load path uses ``connect``)."""
+        return sa.create_engine(
+            self.sqlalchemy_url(), connect_args={"charset": "utf8mb4"}, pool_pre_ping=True
+        )
+
+
+def warehouse_from_url(url: str) -> Warehouse:
+    """Parse a ``mysql://user:password@host:port/database`` URL."""
+    parsed = make_url(url)
+    if not parsed.drivername.startswith(("mysql", "mariadb")):
+        raise WarehouseError(f"{parsed.drivername!r} is not a MySQL/MariaDB URL: {url}")
+    return Warehouse(parsed.set(drivername="mysql"))
+
+
+def warehouse_from_airflow(conn_id: str) -> Warehouse:
+    """Resolve an Airflow connection through the MySQL provider's hook."""
+    from airflow.providers.mysql.hooks.mysql import MySqlHook  # only inside Airflow
+
+    return warehouse_from_url(MySqlHook(mysql_conn_id=conn_id).get_uri())
+
+
+def resolve_warehouse(db_url: str | None = None, conn_id: str | None = None) -> Warehouse:
+    """The warehouse from an explicit URL, else an Airflow connection id, else the settings."""
+    if db_url:
+        return warehouse_from_url(db_url)
+    if conn_id:
+        return warehouse_from_airflow(conn_id)
+    return warehouse_from_url(get_settings().db_url)
+
+
+def _connect_args(warehouse: Warehouse, *, with_database: bool) -> dict:
+    url = warehouse.url
+    args: dict = {
+        "host": url.host or "127.0.0.1",
+        "port": url.port or 3306,
+        "user": url.username or "root",
+        "passwd": url.password or "",
+        "charset": "utf8mb4",
+        "local_infile": 1,
+        "autocommit": False,
+    }
+    if with_database:
+        args["database"] = warehouse.database
+    unix_socket = url.query.get("unix_socket")
+    if unix_socket:
+        args["unix_socket"] = unix_socket
+    return args
+
+
+def ensure_database(warehouse: Warehouse) -> None:
+    """Create the warehouse schema when it does not exist yet (idempotent)."""
+    try:
+        conn = MySQLdb.connect(**_connect_args(warehouse, with_database=False))
+    except MySQLdb.OperationalError as error:
+        raise WarehouseError(f"cannot reach the warehouse at {warehouse.safe_url}: {error}") from error
+    try:
+        name = warehouse.database.replace("`", "``")
+        conn.cursor().execute(
+            f"create database if not exists `{name}` character set utf8mb4 collate utf8mb4_unicode_ci"
+        )
+    finally:
+        conn.close()
+
+
+@contextlib.contextmanager
+def connect(warehouse: Warehouse) -> Iterator[MySQLdb.Connection]:
+    """A transactional connection (autocommit off) with LOCAL INFILE enabled on the client side.
+
+    The caller commits; anything not committed is rolled back when the block exits, so a failed
+    load leaves the previous data in place.
+    """
+    ensure_database(warehouse)
+    try:
+        conn = MySQLdb.connect(**_connect_args(warehouse, with_database=True))
+    except MySQLdb.OperationalError as error:
+        raise WarehouseError(f"cannot reach the warehouse at {warehouse.safe_url}: {error}") from error
+    try:
+        yield conn
+    except BaseException:
+        conn.rollback()
+        raise
+    finally:
+        conn.close()
+
+
+def is_local_infile_refused(error: Exception) -> bool:
+    """Whether a MySQL error means the server (or client) refuses LOAD DATA LOCAL."""
+    code = error.args[0] if getattr(error, "args", None) else None
+    return code in _ACCESS_DENIED_LOCAL_INFILE
+
+
+LOCAL_INFILE_HELP = (
+    "the server refuses LOAD DATA LOCAL INFILE. Enable it on the server "
+    "(MySQL 8: start mysqld with --local-infile=1 or run SET GLOBAL local_infile = 1; "
+    "MariaDB enables it by default unless started with --local-infile=0)."
+)

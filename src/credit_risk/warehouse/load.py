@@ -1,0 +1,315 @@
+"""Write a checked extract to the warehouse: one transaction per load, bulk path, full accounting.
+
+Why it looks like this:
+- A load replaces whole months (delete the months, then insert), inside one database
+  transaction, so loading a month twice leaves one copy, a corrected file replaces the month,
+  and a failure half way leaves the previous data untouched.
+- Rows go in through ``LOAD DATA LOCAL INFILE`` from a temporary CSV: row-by-row inserts are
+  an order of magnitude slower (see ``benchmarks/load_benchmark.py``).
+- ``LOAD DATA LOCAL`` silently skips rows whose key already exists. The only such collision
+  left after the contract checks is a transaction id that another month already holds, so when
+  fewer rows arrive than were sent the load rolls back to a savepoint, quarantines those ids and
+  loads again: every input row is either loaded or quarantined, never dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import MySQLdb
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from credit_risk.contract import LINE, QUARANTINE_COLUMNS, Reason
+from credit_risk.extract import (
+    CUSTOMER_COLUMNS,
+    LOADED_TRANSACTION_COLUMNS,
+    STATEMENT_COLUMNS,
+    PreparedExtract,
+    prepare_extract,
+)
+from credit_risk.months import validate_month
+from credit_risk.warehouse.build import ensure_tables
+from credit_risk.warehouse.db import (
+    LOCAL_INFILE_HELP,
+    Warehouse,
+    WarehouseError,
+    connect,
+    is_local_infile_refused,
+)
+
+log = logging.getLogger(__name__)
+
+_ID_LOOKUP_BATCH = 5000
+
+_LOAD_STATEMENTS = """
+load data local infile %s into table statements character set utf8mb4
+fields terminated by ',' optionally enclosed by '"' escaped by ''
+lines terminated by '\\n' ignore 1 lines
+(customer_id, statement_month, @credit_limit, outstanding_balance, @payment_amount,
+ @minimum_due, @days_past_due)
+set credit_limit = nullif(@credit_limit, ''),
+    payment_amount = nullif(@payment_amount, ''),
+    minimum_due = nullif(@minimum_due, ''),
+    days_past_due = nullif(@days_past_due, '')
+"""
+
+_LOAD_TRANSACTIONS = """
+load data local infile %s into table transactions character set utf8mb4
+fields terminated by ',' optionally enclosed by '"' escaped by ''
+lines terminated by '\\n' ignore 1 lines
+(transaction_id, customer_id, transaction_date, amount, transaction_type,
+ @merchant_category, @channel, statement_month)
+set merchant_category = nullif(@merchant_category, ''),
+    channel = nullif(@channel, '')
+"""
+
+_LOAD_CUSTOMERS = """
+load data local infile %s {mode} into table customers character set utf8mb4
+fields terminated by ',' optionally enclosed by '"' escaped by ''
+lines terminated by '\\n' ignore 1 lines
+(customer_id, @opened_date, @credit_tier, @region)
+set opened_date = nullif(@opened_date, ''),
+    credit_tier = nullif(@credit_tier, ''),
+    region = nullif(@region, '')
+"""
+
+
+@dataclass
+class LoadReport:
+    """What a load did, for printing and for the audit table."""
+
+    source: Path
+    kind: str
+    partition_months: list[str]
+    audit: pd.DataFrame
+    """dataset, partition_month, source_file, rows_read, rows_loaded, rows_quarantined."""
+    quarantine_reasons: pd.DataFrame
+    """dataset, reason, rows."""
+
+    @property
+    def rows_read(self) -> int:
+        """All data rows of all files."""
+        return int(self.audit["rows_read"].sum())
+
+    @property
+    def rows_loaded(self) -> int:
+        """Rows written to the warehouse tables."""
+        return int(self.audit["rows_loaded"].sum())
+
+    @property
+    def rows_quarantined(self) -> int:
+        """Rows written to quarantined_rows."""
+        return int(self.audit["rows_quarantined"].sum())
+
+
+def load_extract(warehouse: Warehouse, source: Path, month: str | None = None) -> LoadReport:
+    """Load an extract into the warehouse, replacing the months it covers.
+
+    Args:
+        warehouse: Where to load.
+        source: A legacy ``bank_transactions.csv`` (or its folder), or a three-file extract folder.
+        month: Load only this ``YYYY-MM``; rows of other months are quarantined. None loads every
+            month found in the files.
+
+    Raises:
+        ExtractRefusedError: a file is structurally broken; nothing was loaded.
+        WarehouseError: the server refuses LOAD DATA LOCAL INFILE or cannot be reached.
+    """
+    if month is not None:
+        month = validate_month(month)
+    with connect(warehouse) as conn:
+        ensure_tables(conn)
+        prepared = prepare_extract(source, month, _warehouse_customers(conn))
+        with tempfile.TemporaryDirectory(prefix="credit-risk-load-") as scratch:
+            audit = _write(conn, prepared, Path(scratch))
+        conn.commit()
+    reasons = (
+        prepared.quarantine.groupby(["dataset", "reason"]).size().reset_index(name="rows")
+        if len(prepared.quarantine)
+        else pd.DataFrame(columns=["dataset", "reason", "rows"])
+    )
+    log.info(
+        "loaded %s (%s) months %s: %d read, %d loaded, %d quarantined",
+        source,
+        prepared.kind,
+        ",".join(prepared.partition_months),
+        audit["rows_read"].sum(),
+        audit["rows_loaded"].sum(),
+        audit["rows_quarantined"].sum(),
+    )
+    return LoadReport(source, prepared.kind, prepared.partition_months, audit, reasons)
+
+
+def _warehouse_customers(conn: MySQLdb.Connection) -> set[str]:
+    cursor = conn.cursor()
+    cursor.execute("select customer_id from customers")
+    return {row[0] for row in cursor.fetchall()}
+
+
+def _write(conn: MySQLdb.Connection, prepared: PreparedExtract, scratch: Path) -> pd.DataFrame:
+    cursor = conn.cursor()
+    months = prepared.partition_months
+    marks = ", ".join(["%s"] * len(months))
+    cursor.execute(f"delete from transactions where statement_month in ({marks})", months)
+    cursor.execute(f"delete from statements where statement_month in ({marks})", months)
+    cursor.execute(f"delete from quarantined_rows where partition_month in ({marks})", months)
+    cursor.execute(f"delete from load_audit where partition_month in ({marks})", months)
+
+    if len(prepared.customers):
+        mode = "replace" if prepared.customers_replace else "ignore"
+        _bulk_load(
+            cursor,
+            _LOAD_CUSTOMERS.format(mode=mode),
+            prepared.customers[CUSTOMER_COLUMNS],
+            scratch / "customers.csv",
+        )
+    _bulk_load(
+        cursor, _LOAD_STATEMENTS, prepared.statements[STATEMENT_COLUMNS], scratch / "statements.csv"
+    )
+    _load_transactions(cursor, prepared, scratch / "transactions.csv")
+    _insert_quarantine(cursor, prepared.quarantine)
+    audit = _audit(prepared)
+    cursor.executemany(
+        "insert into load_audit (dataset, partition_month, source_file, source_sha256, "
+        "rows_read, rows_loaded, rows_quarantined) values (%s, %s, %s, %s, %s, %s, %s)",
+        audit[
+            [
+                "dataset",
+                "partition_month",
+                "source_file",
+                "source_sha256",
+                "rows_read",
+                "rows_loaded",
+                "rows_quarantined",
+            ]
+        ].itertuples(index=False, name=None),
+    )
+    return audit
+
+
+def _write_csv(frame: pd.DataFrame, path: Path) -> None:
+    table = pa.Table.from_pandas(frame.astype("string"), preserve_index=False)
+    pacsv.write_csv(table, path, pacsv.WriteOptions(quoting_style="needed"))
+
+
+def _bulk_load(cursor, statement: str, frame: pd.DataFrame, path: Path) -> int:
+    """``LOAD DATA LOCAL INFILE`` one frame; returns the rows the server accepted."""
+    if frame.empty:
+        return 0
+    _write_csv(frame, path)
+    try:
+        cursor.execute(statement, (str(path),))
+    except MySQLdb.OperationalError as error:
+        if is_local_infile_refused(error):
+            raise WarehouseError(f"cannot bulk-load {path.name}: {LOCAL_INFILE_HELP}") from error
+        raise
+    return cursor.rowcount
+
+
+def _load_transactions(cursor, prepared: PreparedExtract, path: Path) -> None:
+    transactions = prepared.transactions
+    cursor.execute("savepoint before_transactions")
+    accepted = _bulk_load(cursor, _LOAD_TRANSACTIONS, transactions[LOADED_TRANSACTION_COLUMNS], path)
+    if accepted == len(transactions):
+        return
+    cursor.execute("rollback to savepoint before_transactions")
+    taken = _ids_in_other_months(cursor, transactions["transaction_id"])
+    clashes = transactions["transaction_id"].isin(taken.index)
+    log.warning("%d transaction ids are already loaded for other months", int(clashes.sum()))
+    source = prepared.files["transactions"]
+    clashing = transactions[clashes]
+    quarantined = pd.DataFrame(
+        {
+            "partition_month": clashing["statement_month"].to_numpy(),
+            "dataset": source.dataset,
+            "source_file": str(source.path),
+            "line_number": clashing[LINE].to_numpy(),
+            "field_name": "transaction_id",
+            "reason": Reason.DUPLICATE_TRANSACTION_ID.value,
+            "detail": (
+                "transaction_id already loaded for month "
+                + clashing["transaction_id"].map(taken).astype(str)
+            ).to_numpy(),
+            "raw_line": source.raw_lines(clashing[LINE]),
+        }
+    )
+    prepared.transactions = transactions[~clashes]
+    prepared.quarantine = pd.concat([prepared.quarantine, quarantined], ignore_index=True)
+    accepted = _bulk_load(
+        cursor, _LOAD_TRANSACTIONS, prepared.transactions[LOADED_TRANSACTION_COLUMNS], path
+    )
+    if accepted != len(prepared.transactions):
+        raise WarehouseError(
+            f"the server accepted {accepted} of {len(prepared.transactions)} transactions; "
+            "nothing was loaded"
+        )
+
+
+def _ids_in_other_months(cursor, ids: pd.Series) -> pd.Series:
+    """Transaction ids already stored (necessarily under other months): id -> month."""
+    found: dict[str, str] = {}
+    values = ids.tolist()
+    for start in range(0, len(values), _ID_LOOKUP_BATCH):
+        batch = values[start : start + _ID_LOOKUP_BATCH]
+        marks = ", ".join(["%s"] * len(batch))
+        cursor.execute(
+            "select transaction_id, statement_month from transactions "
+            f"where transaction_id in ({marks})",
+            batch,
+        )
+        found.update(dict(cursor.fetchall()))
+    return pd.Series(found, dtype=object)
+
+
+def _insert_quarantine(cursor, quarantine: pd.DataFrame) -> None:
+    if quarantine.empty:
+        return
+    rows = quarantine[QUARANTINE_COLUMNS].astype(object).where(quarantine.notna(), None)
+    rows["line_number"] = rows["line_number"].astype(int)
+    rows["detail"] = rows["detail"].map(lambda text: text[:512] if isinstance(text, str) else text)
+    cursor.executemany(
+        "insert into quarantined_rows (partition_month, dataset, source_file, line_number, "
+        "field_name, reason, detail, raw_line) values (%s, %s, %s, %s, %s, %s, %s, %s)",
+        list(rows.itertuples(index=False, name=None)),
+    )
+
+
+def _audit(prepared: PreparedExtract) -> pd.DataFrame:
+    """Rows read, loaded and quarantined per file and month; checks that nothing was lost."""
+    key = ["dataset", "partition_month"]
+    read = prepared.rows_read.groupby(
+        [*key, "source_file", "source_sha256"], as_index=False
+    )["rows_read"].sum()
+    quarantined = prepared.quarantine.groupby(key).size().rename("rows_quarantined")
+    loaded_frames = {"transactions": prepared.transactions}
+    if prepared.kind == "legacy":
+        loaded_frames = {"bank_transactions": prepared.transactions}
+    else:
+        loaded_frames["statements"] = prepared.statements
+        customers = prepared.customers.assign(partition_month=prepared.fallback_month)
+        loaded_frames["customers"] = customers
+    loaded = pd.concat(
+        [
+            frame.assign(dataset=dataset)
+            .rename(columns={"statement_month": "partition_month"})
+            .groupby(key)
+            .size()
+            .rename("rows_loaded")
+            for dataset, frame in loaded_frames.items()
+        ]
+    )
+    audit = read.join(loaded, on=key).join(quarantined, on=key).fillna(
+        {"rows_loaded": 0, "rows_quarantined": 0}
+    )
+    audit[["rows_loaded", "rows_quarantined"]] = audit[["rows_loaded", "rows_quarantined"]].astype(
+        int
+    )
+    lost = audit[audit["rows_read"] != audit["rows_loaded"] + audit["rows_quarantined"]]
+    if len(lost):
+        raise WarehouseError(f"row accounting does not balance; nothing was loaded:\n{lost}")
+    return audit.sort_values(key, ignore_index=True)
