@@ -11,33 +11,15 @@ from pathlib import Path
 
 import MySQLdb
 
+from credit_risk import catalog
 from credit_risk.months import add_months, month_end
 from credit_risk.settings import SQL_DIR, Settings, get_settings
 from credit_risk.warehouse.db import Warehouse, connect
 
 log = logging.getLogger(__name__)
 
-TABLES: tuple[str, ...] = (
-    "customers",
-    "statements",
-    "transactions",
-    "quarantined_rows",
-    "load_audit",
-    "calendar_months",
-    "risk_thresholds",
-)
-"""Tables the load writes to; created before any load."""
-
-VIEWS: tuple[str, ...] = (
-    "monthly_customer_spend",
-    "customer_spend_rolling_avg",
-    "credit_utilization",
-    "risk_segmentation",
-    "customer_risk_current",
-    "bank_transactions",
-    "rolling_3_month_avg",
-)
-"""Published views, in dependency order (the seed's names and columns)."""
+TABLES = catalog.TABLES
+VIEWS = catalog.PUBLISHED_VIEWS
 
 CALENDAR_FIRST_MONTH = "1990-01"
 CALENDAR_MONTHS = 12 * 110  # through 2099-12: statements outside this span are refused at load

@@ -18,7 +18,7 @@ from sqlalchemy.engine import URL, make_url
 
 from credit_risk.settings import get_settings
 
-_ACCESS_DENIED_LOCAL_INFILE = {1148, 2068, 3948}
+_ACCESS_DENIED_LOCAL_INFILE = {1148, 2068, 3948, 4166}
 """Server/client error codes that mean "LOAD DATA LOCAL is disabled"."""
 
 

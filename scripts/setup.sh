@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# Set up everything this project needs on a Debian/Ubuntu machine, idempotently:
+#   system packages (when root), a reachable MariaDB/MySQL, the .venv with pinned packages,
+#   and Airflow's metadata DB (SQLite under .airflow/).
+# Sourced by demo.sh and test.sh; safe to run again at any time.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="${CREDIT_RISK_VENV:-$ROOT/.venv}"
+PYTHON="${PYTHON:-python3}"
+log() { printf '\033[1;34m[setup]\033[0m %s\n' "$*" >&2; }
+
+apt_install() {
+  if [ "$(id -u)" -ne 0 ]; then
+    log "missing system packages: $* (run as root or install them with sudo apt-get install $*)"
+    return 1
+  fi
+  log "installing system packages: $*"
+  if [ -z "${_APT_UPDATED:-}" ]; then
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+    _APT_UPDATED=1
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+ensure_system_packages() {
+  local missing=()
+  command -v gcc >/dev/null || missing+=(gcc)
+  command -v pkg-config >/dev/null || missing+=(pkg-config)
+  pkg-config --exists mysqlclient 2>/dev/null || pkg-config --exists libmariadb 2>/dev/null \
+    || missing+=(default-libmysqlclient-dev)
+  "$PYTHON" -c 'import sysconfig,os,sys; sys.exit(0 if os.path.exists(os.path.join(sysconfig.get_paths()["include"],"Python.h")) else 1)' \
+    || missing+=(python3-dev)
+  "$PYTHON" -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
+  command -v mariadb >/dev/null || command -v mysql >/dev/null || missing+=(mariadb-client)
+  if [ ${#missing[@]} -gt 0 ]; then apt_install "${missing[@]}"; fi
+}
+
+ensure_python_version() {
+  "$PYTHON" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' || {
+    log "Python 3.11+ is required; $PYTHON is $("$PYTHON" --version 2>&1). Set PYTHON=/path/to/python3.11"
+    exit 1
+  }
+}
+
+ensure_venv() {
+  local stamp="$VENV/.credit-risk-installed"
+  local wanted
+  wanted="$(cat "$ROOT/requirements.txt" "$ROOT/constraints.txt" "$ROOT/pyproject.toml" | sha256sum | cut -c1-16)"
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$wanted" ]; then
+    return
+  fi
+  [ -x "$VENV/bin/python" ] || { log "creating virtualenv $VENV"; "$PYTHON" -m venv "$VENV"; }
+  log "installing pinned Python packages (first run takes a few minutes)"
+  "$VENV/bin/python" -m pip install --quiet --upgrade pip
+  "$VENV/bin/python" -m pip install --quiet -r "$ROOT/requirements.txt" -c "$ROOT/constraints.txt"
+  "$VENV/bin/python" -m pip install --quiet --no-deps -e "$ROOT"
+  echo "$wanted" > "$stamp"
+}
+
+# The warehouse: answer if it answers; if it is local and silent, start (or install) MariaDB.
+db_ping() {
+  "$VENV/bin/python" - <<'PY'
+import os, sys
+import MySQLdb
+from sqlalchemy.engine import make_url
+url = make_url(os.environ["CREDIT_RISK_DB_URL"])
+try:
+    MySQLdb.connect(host=url.host or "127.0.0.1", port=url.port or 3306, user=url.username or "root",
+                    passwd=url.password or "", connect_timeout=3).close()
+except MySQLdb.OperationalError as error:
+    print(error, file=sys.stderr)
+    sys.exit(1)
+PY
+}
+
+db_host_is_local() {
+  "$VENV/bin/python" -c 'import os; from sqlalchemy.engine import make_url; h = make_url(os.environ["CREDIT_RISK_DB_URL"]).host or "127.0.0.1"; raise SystemExit(0 if h in ("127.0.0.1", "localhost", "::1") else 1)'
+}
+
+start_local_mariadb() {
+  if [ ! -x /usr/sbin/mariadbd ] && [ ! -x /usr/sbin/mysqld ]; then
+    apt_install mariadb-server
+  fi
+  log "starting the local MariaDB server"
+  if command -v service >/dev/null && service mariadb start >/dev/null 2>&1; then :; else
+    mkdir -p /run/mysqld && chown mysql:mysql /run/mysqld 2>/dev/null || true
+    start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd >/dev/null
+  fi
+  for _ in $(seq 1 60); do
+    mariadb-admin ping --silent 2>/dev/null && break
+    sleep 1
+  done
+  # A fresh Debian MariaDB lets root in through the socket only; the default URL uses TCP with an
+  # empty password, which is fine for a throwaway local server and nothing else.
+  mariadb -uroot -e "create user if not exists 'root'@'127.0.0.1' identified by '';
+    grant all privileges on *.* to 'root'@'127.0.0.1' with grant option;" 2>/dev/null || true
+}
+
+ensure_warehouse() {
+  if db_ping 2>/dev/null; then return; fi
+  if db_host_is_local; then
+    start_local_mariadb
+    db_ping || { log "MariaDB still does not answer at $CREDIT_RISK_DB_URL"; exit 1; }
+  else
+    log "the warehouse at $CREDIT_RISK_DB_URL does not answer"; db_ping; exit 1
+  fi
+}
+
+ensure_airflow_db() {
+  local stamp="$AIRFLOW_HOME/.migrated"
+  mkdir -p "$AIRFLOW_HOME"
+  if [ ! -f "$stamp" ]; then
+    log "migrating Airflow's metadata DB in $AIRFLOW_HOME"
+    "$VENV/bin/airflow" db migrate >"$AIRFLOW_HOME/migrate.log" 2>&1 \
+      || { tail -20 "$AIRFLOW_HOME/migrate.log"; exit 1; }
+    touch "$stamp"
+  fi
+}
+
+# shellcheck source=scripts/airflow-env.sh
+source "$ROOT/scripts/airflow-env.sh"
+ensure_python_version
+ensure_system_packages
+ensure_venv
+export PATH="$VENV/bin:$PATH"
+ensure_warehouse
+ensure_airflow_db
+log "ready: venv $VENV, warehouse $CREDIT_RISK_DB_URL, AIRFLOW_HOME $AIRFLOW_HOME"

@@ -1,0 +1,177 @@
+"""``credit-risk``: the pipeline's steps from a terminal, without Airflow.
+
+The warehouse comes from ``--db-url`` or ``CREDIT_RISK_DB_URL``
+(default ``mysql://root@127.0.0.1:3306/credit_risk``); the database is created if missing.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from credit_risk import pipeline
+from credit_risk.contract import ExtractRefusedError
+from credit_risk.months import InvalidMonthError, validate_month
+from credit_risk.warehouse.build import build_views
+from credit_risk.warehouse.db import Warehouse, WarehouseError, resolve_warehouse
+from credit_risk.warehouse.load import LoadReport, load_extract
+
+app = typer.Typer(
+    help="Monthly credit-risk monitoring of card customers.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+DbUrl = Annotated[
+    str | None,
+    typer.Option("--db-url", envvar="CREDIT_RISK_DB_URL", help="Warehouse URL (mysql://...)."),
+]
+MonthOption = Annotated[
+    str | None,
+    typer.Option("--month", help="Only this month (YYYY-MM); other months' rows are quarantined."),
+]
+
+
+def _month(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        return validate_month(value)
+    except InvalidMonthError as error:
+        raise typer.BadParameter(str(error)) from error
+
+
+def _warehouse(db_url: str | None) -> Warehouse:
+    return resolve_warehouse(db_url=db_url)
+
+
+def _frame_table(frame: pd.DataFrame, title: str) -> Table:
+    table = Table(title=title, title_justify="left")
+    for column in frame.columns:
+        numeric = pd.api.types.is_numeric_dtype(frame[column])
+        table.add_column(str(column), justify="right" if numeric else "left")
+    for row in frame.itertuples(index=False):
+        table.add_row(*(str(value) for value in row))
+    return table
+
+
+def _print_load(report: LoadReport) -> None:
+    audit = report.audit.drop(columns=["source_sha256", "source_file"])
+    console.print(
+        _frame_table(audit, f"Load of {report.source} ({report.kind}): rows per file and month")
+    )
+    if len(report.quarantine_reasons):
+        console.print(_frame_table(report.quarantine_reasons, "Quarantined rows by reason"))
+    console.print(
+        f"[bold]{report.rows_read}[/] rows read = [green]{report.rows_loaded}[/] loaded + "
+        f"[yellow]{report.rows_quarantined}[/] quarantined"
+    )
+
+
+def _fail(error: Exception) -> None:
+    err_console.print(f"[red]error:[/] {error}")
+    raise typer.Exit(code=1)
+
+
+@app.callback()
+def main(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress.")] = False,
+) -> None:
+    """Monthly credit-risk monitoring of card customers."""
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+@app.command()
+def generate(
+    out: Annotated[Path, typer.Option("--out", help="Folder to write the extract to.")],
+    profile: Annotated[str, typer.Option(help="legacy (the seed, byte for byte) or realistic.")] = (
+        "legacy"
+    ),
+    customers: Annotated[int, typer.Option(min=1)] = 100,
+    months: Annotated[int, typer.Option(min=1)] = 12,
+    start: Annotated[str, typer.Option(help="First month, YYYY-MM.")] = "2024-01",
+    seed: int = 42,
+) -> None:
+    """Generate card-account data (legacy: bank_transactions.csv; realistic: three files)."""
+    if profile not in ("legacy", "realistic"):
+        raise typer.BadParameter("use legacy or realistic", param_hint="--profile")
+    start = _month(start) or start
+    counts = pipeline.generate(
+        profile, out, customers=customers, months=months, start=start, seed=seed
+    )
+    for name, rows in counts.items():
+        console.print(f"wrote {out / name}: {rows} rows")
+
+
+@app.command()
+def load(
+    source: Annotated[Path, typer.Option("--source", help="Extract file or folder.")],
+    month: MonthOption = None,
+    db_url: DbUrl = None,
+) -> None:
+    """Load an extract, replacing the months it covers, and print the row accounting."""
+    try:
+        report = load_extract(_warehouse(db_url), source, _month(month))
+    except (ExtractRefusedError, WarehouseError, FileNotFoundError) as error:
+        _fail(error)
+    _print_load(report)
+
+
+@app.command()
+def build(db_url: DbUrl = None) -> None:
+    """Create or replace the published views."""
+    try:
+        views = build_views(_warehouse(db_url))
+    except WarehouseError as error:
+        _fail(error)
+    console.print(f"built {len(views)} views: {', '.join(views)}")
+
+
+@app.command()
+def run(
+    source: Annotated[Path, typer.Option("--source", help="Extract file or folder.")],
+    month: MonthOption = None,
+    db_url: DbUrl = None,
+) -> None:
+    """Load, build and summarize: the whole pipeline for one extract."""
+    warehouse = _warehouse(db_url)
+    try:
+        report = pipeline.run(warehouse, source, _month(month))
+    except (ExtractRefusedError, WarehouseError, FileNotFoundError) as error:
+        _fail(error)
+    _print_load(report)
+    console.print(
+        _frame_table(pipeline.segment_summary(warehouse), "Customers per risk segment and month")
+    )
+
+
+@app.command()
+def report(month: MonthOption = None, db_url: DbUrl = None) -> None:
+    """Print customers per risk segment and month (what validate_risk.py printed)."""
+    try:
+        summary = pipeline.segment_summary(_warehouse(db_url), _month(month))
+    except WarehouseError as error:
+        _fail(error)
+    console.print(_frame_table(summary, "Customers per risk segment and month"))
+
+
+@app.command("slice-month")
+def slice_month(
+    source: Annotated[Path, typer.Option("--source", help="Extract file or folder.")],
+    month: Annotated[str, typer.Option("--month", help="YYYY-MM")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for the month's extract.")],
+) -> None:
+    """Cut one month out of a multi-month extract (a monthly drop)."""
+    folder = pipeline.slice_month(source, _month(month) or month, out)
+    console.print(f"wrote {folder}")

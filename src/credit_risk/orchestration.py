@@ -1,0 +1,76 @@
+"""What the Airflow tasks do, kept out of the DAG file so the DAG stays configuration.
+
+Every function takes the run's month explicitly (derived from the data interval by
+``month_of_interval``) and the Airflow connection id of the warehouse; none reads the clock.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from credit_risk import pipeline
+from credit_risk.months import month_of
+from credit_risk.settings import get_settings
+from credit_risk.warehouse.build import build_views
+from credit_risk.warehouse.db import resolve_warehouse
+from credit_risk.warehouse.load import load_extract
+
+log = logging.getLogger(__name__)
+
+
+
+def month_of_interval(data_interval_start: dt.datetime, data_interval_end: dt.datetime) -> str:
+    """The calendar month a monthly data interval covers.
+
+    Raises:
+        ValueError: the interval is not one whole month (for example a zero-length interval
+            from a cron trigger timetable), which would silently load the wrong month.
+    """
+    month = month_of(data_interval_start)
+    if not (data_interval_start < data_interval_end <= data_interval_start + dt.timedelta(days=31)):
+        raise ValueError(
+            f"data interval {data_interval_start} .. {data_interval_end} is not one month; "
+            "schedule the DAG with CronDataIntervalTimetable('@monthly')"
+        )
+    return month
+
+
+def prepare_extract(month: str, source_template: str = "") -> str:
+    """The path of the month's extract: the configured source, or a generated monthly drop."""
+    template = source_template or get_settings().source
+    if template:
+        path = pipeline.resolve_source(template, month)
+    else:
+        path = pipeline.month_extract_from_generator(month)
+    log.info("extract for %s: %s", month, path)
+    return str(path)
+
+
+def load_month(source: str, month: str, conn_id: str) -> dict[str, int]:
+    """Load the month's extract (replacing the month); returns the accounting."""
+    from pathlib import Path
+
+    report = load_extract(resolve_warehouse(conn_id=conn_id), Path(source), month)
+    accounting = {
+        "rows_read": report.rows_read,
+        "rows_loaded": report.rows_loaded,
+        "rows_quarantined": report.rows_quarantined,
+    }
+    log.info("load of %s: %s\n%s", month, accounting, report.audit.to_string(index=False))
+    return accounting
+
+
+def build(conn_id: str) -> list[str]:
+    """Create or replace the published views."""
+    return build_views(resolve_warehouse(conn_id=conn_id))
+
+
+def summarize_month(month: str, conn_id: str) -> dict[str, int]:
+    """Customers per risk segment in the month, logged for the run's record."""
+    summary = pipeline.segment_summary(resolve_warehouse(conn_id=conn_id), month)
+    log.info("risk segments for %s:\n%s", month, summary.to_string(index=False))
+    if summary.empty:
+        return {}
+    row = summary.iloc[0]
+    return {column: int(row[column]) for column in summary.columns if column != "month"}

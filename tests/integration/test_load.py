@@ -1,0 +1,197 @@
+"""Loading into a real MariaDB: golden counts, idempotency, accounting, refusals."""
+
+from __future__ import annotations
+
+import shutil
+from decimal import Decimal
+
+import MySQLdb
+import pytest
+
+from credit_risk.contract import ExtractRefusedError
+from credit_risk.pipeline import run
+from credit_risk.warehouse.build import build_views
+from credit_risk.warehouse.db import WarehouseError
+from credit_risk.warehouse.load import load_extract
+from tests.conftest import query
+from tests.unit.test_extract import GOOD_TRANSACTIONS, write_extract
+
+pytestmark = pytest.mark.integration
+
+
+def table_counts(db_url: str) -> dict[str, int]:
+    return {
+        table: query(db_url, f"select count(*) from {table}")[0][0]
+        for table in ("customers", "statements", "transactions", "quarantined_rows", "load_audit")
+    }
+
+
+def test_the_seed_fixture_gives_26_high_31_medium_43_low_every_month(warehouse, db_url, seed_fixture):
+    report = run(warehouse, seed_fixture)
+    assert (report.rows_read, report.rows_loaded, report.rows_quarantined) == (1200, 1200, 0)
+    rows = query(
+        db_url,
+        "select month, risk_category, count(*) from risk_segmentation group by month, risk_category",
+    )
+    by_month: dict[str, dict[str, int]] = {}
+    for month, category, customers in rows:
+        by_month.setdefault(month, {})[category] = customers
+    assert len(by_month) == 12
+    for month, counts in by_month.items():
+        assert counts == {"High Risk": 26, "Medium Risk": 31, "Low Risk": 43}, month
+    assert query(db_url, "select count(*) from bank_transactions")[0][0] == 1200
+    assert query(db_url, "select count(*) from customer_risk_current")[0][0] == 100
+
+
+def test_loading_a_month_twice_leaves_one_copy(warehouse, db_url, seed_fixture):
+    load_extract(warehouse, seed_fixture)
+    first = table_counts(db_url)
+    load_extract(warehouse, seed_fixture)
+    load_extract(warehouse, seed_fixture)
+    assert table_counts(db_url) == first
+    assert first["transactions"] == 1200 and first["statements"] == 1200
+
+
+def test_a_corrected_file_replaces_its_month_and_only_that_month(warehouse, db_url, tmp_path):
+    folder = write_extract(
+        tmp_path / "march",
+        transactions=GOOD_TRANSACTIONS + "T4,C1,2024-03-09,oops,purchase,,\n",
+    )
+    april = write_extract(
+        tmp_path / "april",
+        statements="C1,2024-04,5000,10,,,\n",
+        transactions="T40,C1,2024-04-02,7.00,purchase,,\n",
+    )
+    load_extract(warehouse, folder, "2024-03")
+    load_extract(warehouse, april, "2024-04")
+    assert query(db_url, "select count(*) from quarantined_rows where partition_month='2024-03'") == [
+        (1,)
+    ]
+
+    corrected = write_extract(
+        tmp_path / "march-fixed",
+        transactions=GOOD_TRANSACTIONS + "T4,C1,2024-03-09,99.90,purchase,,\n",
+    )
+    report = load_extract(warehouse, corrected, "2024-03")
+    assert report.rows_quarantined == 0
+    march = query(
+        db_url, "select transaction_id, amount from transactions where statement_month='2024-03'"
+    )
+    assert sorted(march) == [
+        ("T1", Decimal("45.10")),
+        ("T2", Decimal("-10.00")),
+        ("T3", Decimal("300.00")),
+        ("T4", Decimal("99.90")),
+    ]
+    assert query(db_url, "select count(*) from quarantined_rows") == [(0,)]
+    assert query(db_url, "select transaction_id from transactions where statement_month='2024-04'") == [
+        ("T40",)
+    ]
+
+
+def test_every_row_is_accounted_for_in_load_audit_and_quarantine(warehouse, db_url, tmp_path):
+    folder = write_extract(
+        tmp_path,
+        statements="C1,2024-03,0,10,,,\nC2,2024-03,2000,1900,,,\n",
+        transactions=GOOD_TRANSACTIONS
+        + "T1,C1,2024-03-09,12,purchase,,\n"  # duplicate id
+        + "T5,C1,2024-04-01,12,purchase,,\n"  # other month
+        + "T6,C1,2024-03-01\n",  # wrong width
+    )
+    report = load_extract(warehouse, folder, "2024-03")
+    audit = {
+        row[0]: row[1:]
+        for row in query(
+            db_url,
+            "select dataset, rows_read, rows_loaded, rows_quarantined from load_audit "
+            "where partition_month = '2024-03'",
+        )
+    }
+    assert audit == {
+        "customers": (2, 2, 0),
+        "statements": (2, 1, 1),
+        "transactions": (6, 3, 3),
+    }
+    quarantined = query(
+        db_url,
+        "select dataset, line_number, reason, raw_line from quarantined_rows order by dataset, line_number",
+    )
+    assert quarantined == [
+        ("statements", 2, "non_positive_credit_limit", "C1,2024-03,0,10,,,"),
+        ("transactions", 5, "duplicate_transaction_id", "T1,C1,2024-03-09,12,purchase,,"),
+        ("transactions", 6, "month_outside_partition", "T5,C1,2024-04-01,12,purchase,,"),
+        ("transactions", 7, "wrong_column_count", "T6,C1,2024-03-01"),
+    ]
+    assert report.rows_read == report.rows_loaded + report.rows_quarantined == 10
+
+
+def test_a_transaction_id_already_loaded_for_another_month_is_quarantined(warehouse, db_url, tmp_path):
+    load_extract(warehouse, write_extract(tmp_path / "march"), "2024-03")
+    april = write_extract(
+        tmp_path / "april",
+        statements="C1,2024-04,5000,10,,,\n",
+        transactions="T1,C1,2024-04-02,7.00,purchase,,\nT41,C1,2024-04-03,8.00,purchase,,\n",
+    )
+    report = load_extract(warehouse, april, "2024-04")
+    assert report.rows_quarantined == 1
+    assert query(
+        db_url, "select reason, line_number, detail from quarantined_rows where partition_month='2024-04'"
+    ) == [("duplicate_transaction_id", 2, "transaction_id already loaded for month 2024-03")]
+    assert query(db_url, "select statement_month from transactions where transaction_id='T1'") == [
+        ("2024-03",)
+    ]
+    assert query(db_url, "select transaction_id from transactions where statement_month='2024-04'") == [
+        ("T41",)
+    ]
+
+
+def test_a_refused_file_loads_nothing_and_keeps_the_previous_data(warehouse, db_url, tmp_path):
+    good = write_extract(tmp_path / "good")
+    load_extract(warehouse, good, "2024-03")
+    before = table_counts(db_url)
+    broken = tmp_path / "broken"
+    shutil.copytree(good, broken)
+    (broken / "transactions.csv").write_bytes(b"transaction_id,customer_id\nT1,C1\n")
+    with pytest.raises(ExtractRefusedError, match="line 1, field 'transaction_date'"):
+        load_extract(warehouse, broken, "2024-03")
+    assert table_counts(db_url) == before
+
+
+def test_a_failure_in_the_middle_of_a_load_rolls_everything_back(warehouse, db_url, tmp_path):
+    load_extract(warehouse, write_extract(tmp_path / "march"), "2024-03")
+    before = table_counts(db_url)
+    before_rows = query(db_url, "select * from transactions order by transaction_id")
+    conn = MySQLdb.connect(host="127.0.0.1", user="root", database=warehouse.database, autocommit=True)
+    try:
+        # a trigger that fails on the third row makes the bulk insert die half way
+        conn.cursor().execute(
+            "create trigger break_load before insert on transactions for each row "
+            "begin if new.transaction_id = 'T3' then "
+            "signal sqlstate '45000' set message_text = 'simulated failure'; end if; end"
+        )
+        with pytest.raises(MySQLdb.OperationalError, match="simulated failure"):
+            load_extract(warehouse, write_extract(tmp_path / "again"), "2024-03")
+    finally:
+        conn.cursor().execute("drop trigger if exists break_load")
+        conn.close()
+    assert table_counts(db_url) == before
+    assert query(db_url, "select * from transactions order by transaction_id") == before_rows
+
+
+def test_a_server_refusing_local_infile_gets_a_clear_error(warehouse, db_server, tmp_path):
+    cursor = db_server.cursor()
+    cursor.execute("select @@global.local_infile")
+    (previous,) = cursor.fetchone()
+    cursor.execute("set global local_infile = 0")
+    try:
+        with pytest.raises(WarehouseError, match="refuses LOAD DATA LOCAL INFILE"):
+            load_extract(warehouse, write_extract(tmp_path), "2024-03")
+    finally:
+        cursor.execute(f"set global local_infile = {int(previous)}")
+
+
+def test_building_views_twice_is_harmless(warehouse, db_url, seed_fixture):
+    run(warehouse, seed_fixture)
+    first = query(db_url, "select * from customer_spend_rolling_avg order by customer_id, month")
+    build_views(warehouse)
+    assert query(db_url, "select * from customer_spend_rolling_avg order by customer_id, month") == first

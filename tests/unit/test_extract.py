@@ -1,0 +1,245 @@
+"""The data contract on small hand-made extracts: every row is loaded or quarantined, with why."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from credit_risk.contract import ExtractRefusedError
+from credit_risk.extract import detect_kind, prepare_extract
+
+CUSTOMERS = "customer_id,opened_date,credit_tier,region\nC1,2020-01-01,prime,north\nC2,,,\n"
+STATEMENTS_HEADER = (
+    "customer_id,statement_month,credit_limit,outstanding_balance,payment_amount,"
+    "minimum_due,days_past_due\n"
+)
+TRANSACTIONS_HEADER = (
+    "transaction_id,customer_id,transaction_date,amount,transaction_type,merchant_category,channel\n"
+)
+GOOD_STATEMENTS = "C1,2024-03,5000.00,1200.50,100.00,25.00,0\nC2,2024-03,2000,1900,,,\n"
+GOOD_TRANSACTIONS = (
+    "T1,C1,2024-03-02,45.10,purchase,grocery,pos\n"
+    "T2,C1,2024-03-05,-10.00,refund,grocery,pos\n"
+    "T3,C2,2024-03-31,300,cash_advance,cash,atm\n"
+)
+
+
+def write_extract(
+    folder: Path,
+    *,
+    customers: str | None = CUSTOMERS,
+    statements: str = GOOD_STATEMENTS,
+    transactions: str = GOOD_TRANSACTIONS,
+) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    if customers is not None:
+        (folder / "customers.csv").write_text(customers)
+    (folder / "statements.csv").write_text(STATEMENTS_HEADER + statements)
+    (folder / "transactions.csv").write_text(TRANSACTIONS_HEADER + transactions)
+    return folder
+
+
+def reasons(prepared) -> list[tuple[str, int, str, str | None]]:
+    frame = prepared.quarantine
+    return sorted(
+        zip(frame["dataset"], frame["line_number"], frame["reason"], frame["field_name"], strict=True)
+    )
+
+
+def test_a_clean_extract_loads_every_row(tmp_path):
+    prepared = prepare_extract(write_extract(tmp_path), "2024-03", set())
+    assert len(prepared.statements) == 2
+    assert len(prepared.transactions) == 3
+    assert len(prepared.customers) == 2
+    assert prepared.quarantine.empty
+    assert prepared.partition_months == ["2024-03"]
+    assert list(prepared.transactions["statement_month"]) == ["2024-03"] * 3
+
+
+@pytest.mark.parametrize(
+    ("transactions", "reason", "field"),
+    [
+        ("T9,C1,2024-03-02,12.x,purchase,grocery,pos\n", "unparseable_number", "amount"),
+        ("T9,C1,2024-02-30,12,purchase,grocery,pos\n", "unparseable_date", "transaction_date"),
+        ("T9,C1,03/02/2024,12,purchase,grocery,pos\n", "unparseable_date", "transaction_date"),
+        (",C1,2024-03-02,12,purchase,grocery,pos\n", "missing_key", "transaction_id"),
+        ("T9,,2024-03-02,12,purchase,grocery,pos\n", "missing_key", "customer_id"),
+        ("T9,C7,2024-03-02,12,purchase,grocery,pos\n", "unknown_customer", "customer_id"),
+        ("T1,C1,2024-03-09,12,purchase,grocery,pos\n", "duplicate_transaction_id", "transaction_id"),
+        ("T9,C1,2024-04-01,12,purchase,grocery,pos\n", "month_outside_partition", "transaction_date"),
+        ("T9,C1,2024-03-02,12,gift,grocery,pos\n", "invalid_value", "transaction_type"),
+        ("T9,C1,2024-03-02,12,refund,grocery,pos\n", "invalid_value", "amount"),
+        ("T9,C1,2024-03-02,-12,purchase,grocery,pos\n", "invalid_value", "amount"),
+        ("T9,C1,2024-03-02,12,purchase\n", "wrong_column_count", None),
+    ],
+)
+def test_each_bad_transaction_is_quarantined_with_its_reason(tmp_path, transactions, reason, field):
+    folder = write_extract(tmp_path, transactions=GOOD_TRANSACTIONS + transactions)
+    prepared = prepare_extract(folder, "2024-03", set())
+    assert reasons(prepared) == [("transactions", 5, reason, field)]
+    assert len(prepared.transactions) == 3  # the good rows are all still loaded
+    quarantined = prepared.quarantine.iloc[0]
+    assert quarantined["raw_line"] == transactions.rstrip("\n")
+    assert quarantined["source_file"].endswith("transactions.csv")
+    assert quarantined["partition_month"] == "2024-03"
+
+
+@pytest.mark.parametrize(
+    ("statement", "reason", "field"),
+    [
+        ("C1,2024-03,0,10,,,\n", "non_positive_credit_limit", "credit_limit"),
+        ("C1,2024-03,-5,10,,,\n", "non_positive_credit_limit", "credit_limit"),
+        ("C1,2024-03,1000,,,,\n", "missing_value", "outstanding_balance"),
+        ("C1,2024-03,1000,abc,,,\n", "unparseable_number", "outstanding_balance"),
+        ("C1,2024-3,1000,10,,,\n", "unparseable_date", "statement_month"),
+        (",2024-03,1000,10,,,\n", "missing_key", "customer_id"),
+        ("C1,2024-03,1000,10,,,-1\n", "unparseable_number", "days_past_due"),
+        ("C9,2024-03,1000,10,,,\n", "unknown_customer", "customer_id"),
+        ("C1,2024-02,1000,10,,,\n", "month_outside_partition", "statement_month"),
+        ("C1,2024-03,1000,10,,,\n", "duplicate_statement", "statement_month"),
+    ],
+)
+def test_each_bad_statement_is_quarantined_with_its_reason(tmp_path, statement, reason, field):
+    folder = write_extract(tmp_path, statements=GOOD_STATEMENTS + statement)
+    prepared = prepare_extract(folder, "2024-03", set())
+    assert reasons(prepared) == [("statements", 4, reason, field)]
+    assert len(prepared.statements) == 2
+
+
+def test_missing_limit_is_loaded_as_unknown_not_quarantined(tmp_path):
+    folder = write_extract(tmp_path, statements="C1,2024-03,,10,,,\n")
+    prepared = prepare_extract(folder, "2024-03", set())
+    assert prepared.quarantine.empty
+    assert prepared.statements["credit_limit"].tolist() == [""]
+
+
+def test_customers_from_the_warehouse_count_as_known(tmp_path):
+    folder = write_extract(
+        tmp_path,
+        customers=None,
+        statements="C5,2024-03,1000,10,,,\n",
+        transactions="T1,C5,2024-03-01,5,purchase,,\n",
+    )
+    assert prepare_extract(folder, "2024-03", {"C5"}).quarantine.empty
+    unknown = prepare_extract(folder, "2024-03", set())
+    assert set(unknown.quarantine["reason"]) == {"unknown_customer"}
+
+
+def test_duplicate_customers_keep_the_first_and_quarantine_the_rest(tmp_path):
+    folder = write_extract(tmp_path, customers=CUSTOMERS + "C1,2021-01-01,subprime,south\n")
+    prepared = prepare_extract(folder, "2024-03", set())
+    assert reasons(prepared) == [("customers", 4, "duplicate_customer", "customer_id")]
+    assert prepared.customers["credit_tier"].tolist() == ["prime", ""]
+
+
+def test_without_a_month_every_month_in_the_files_is_a_partition(tmp_path):
+    folder = write_extract(
+        tmp_path,
+        statements=GOOD_STATEMENTS + "C1,2024-04,5000,10,,,\n",
+        transactions=GOOD_TRANSACTIONS + "T7,C1,2024-04-03,5,purchase,,\nT8,C1,bad,5,purchase,,\n",
+    )
+    prepared = prepare_extract(folder, None, set())
+    assert prepared.partition_months == ["2024-03", "2024-04"]
+    # a row whose month cannot be read is accounted to the latest month of the load
+    assert prepared.quarantine["partition_month"].tolist() == ["2024-04"]
+    counts = prepared.rows_read.set_index(["dataset", "partition_month"])["rows_read"]
+    assert counts[("transactions", "2024-03")] == 3
+    assert counts[("transactions", "2024-04")] == 2
+
+
+def test_the_first_failure_of_a_row_is_the_reason_given(tmp_path):
+    # unknown customer AND bad amount: the parse failure is reported first
+    folder = write_extract(tmp_path, transactions="T1,C9,2024-03-02,x,purchase,,\n")
+    prepared = prepare_extract(folder, "2024-03", set())
+    assert prepared.quarantine["reason"].tolist() == ["unparseable_number"]
+    assert "amount='x'" in prepared.quarantine["detail"].iloc[0]
+
+
+def test_blank_lines_and_crlf_keep_physical_line_numbers(tmp_path):
+    folder = write_extract(tmp_path)
+    (folder / "transactions.csv").write_bytes(
+        (TRANSACTIONS_HEADER + "\n" + GOOD_TRANSACTIONS + "T9,C1,2024-03-02,oops,purchase,,\n")
+        .replace("\n", "\r\n")
+        .encode()
+    )
+    prepared = prepare_extract(folder, "2024-03", set())
+    assert reasons(prepared) == [("transactions", 6, "unparseable_number", "amount")]
+    assert prepared.quarantine["raw_line"].iloc[0] == "T9,C1,2024-03-02,oops,purchase,,"
+
+
+# --- files refused as a whole -------------------------------------------------------------------
+
+
+def test_a_file_that_is_not_utf8_is_refused_naming_line_and_field(tmp_path):
+    folder = write_extract(tmp_path)
+    (folder / "transactions.csv").write_bytes(
+        (TRANSACTIONS_HEADER + GOOD_TRANSACTIONS).encode() + "T4,C1,2024-03-02,5,purchase,caf\xe9,pos\n".encode("latin-1")
+    )
+    with pytest.raises(ExtractRefusedError) as refused:
+        prepare_extract(folder, "2024-03", set())
+    message = str(refused.value)
+    assert "transactions.csv: line 5, field 'merchant_category'" in message
+    assert "UTF-8" in message
+    assert refused.value.line == 5
+
+
+def test_a_wrong_header_is_refused_naming_the_missing_column(tmp_path):
+    folder = write_extract(tmp_path)
+    (folder / "statements.csv").write_text(
+        STATEMENTS_HEADER.replace("outstanding_balance", "balance") + GOOD_STATEMENTS
+    )
+    with pytest.raises(ExtractRefusedError, match=r"statements.csv: line 1, field 'outstanding_balance'"):
+        prepare_extract(folder, "2024-03", set())
+
+
+def test_a_file_with_the_wrong_column_count_everywhere_is_refused(tmp_path):
+    folder = write_extract(tmp_path, transactions="T1,C1,2024-03-02\nT2,C1,2024-03-03\n")
+    with pytest.raises(ExtractRefusedError, match=r"transactions.csv: line 2.*every row"):
+        prepare_extract(folder, "2024-03", set())
+
+
+def test_an_empty_file_is_refused(tmp_path):
+    folder = write_extract(tmp_path)
+    (folder / "statements.csv").write_text("")
+    with pytest.raises(ExtractRefusedError, match="empty"):
+        prepare_extract(folder, "2024-03", set())
+
+
+# --- legacy format ----------------------------------------------------------------------------
+
+
+LEGACY_HEADER = "customer_id,transaction_date,transaction_amount,credit_limit,outstanding_balance\n"
+
+
+def test_legacy_rows_of_one_customer_month_must_agree_on_the_statement(tmp_path):
+    path = tmp_path / "bank_transactions.csv"
+    path.write_text(
+        LEGACY_HEADER
+        + "CUST_001,2024-01-31,100,50000,2000\n"
+        + "CUST_001,2024-01-15,-20,50000,2000\n"
+        + "CUST_001,2024-01-20,30,50000,9999\n"
+    )
+    prepared = prepare_extract(path, None, set())
+    assert reasons(prepared) == [
+        ("bank_transactions", 4, "conflicting_statement", "outstanding_balance")
+    ]
+    assert prepared.transactions["transaction_type"].tolist() == ["purchase", "refund"]
+    assert len(prepared.statements) == 1
+
+
+def test_legacy_transaction_ids_are_stable_and_unique(tmp_path):
+    path = tmp_path / "bank_transactions.csv"
+    path.write_text(
+        LEGACY_HEADER + "CUST_001,2024-01-31,100,50000,2000\nCUST_001,2024-01-31,100,50000,2000\n"
+    )
+    ids = prepare_extract(path, None, set()).transactions["transaction_id"].tolist()
+    assert ids == ["L-CUST_001-2024-01-31-1", "L-CUST_001-2024-01-31-2"]
+
+
+def test_detect_kind(tmp_path, seed_fixture):
+    assert detect_kind(seed_fixture) == "legacy"
+    assert detect_kind(seed_fixture.parent) == "legacy"
+    assert detect_kind(write_extract(tmp_path / "x")) == "three_file"
+    with pytest.raises(FileNotFoundError, match="neither"):
+        detect_kind(tmp_path)
