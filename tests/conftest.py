@@ -8,8 +8,10 @@ database, ``crm_test_<random>``, dropped afterwards.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +24,19 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_FIXTURE = REPO_ROOT.parent / "shared" / "fixtures" / "bank_transactions.csv"
 FIXTURE_SHA256 = "5b8cd9125d8884cc750317f6c05f77baf137b77bd9524a9b2f91cf1dc70832f2"
 TEST_SERVER_URL = os.environ.get("CREDIT_RISK_TEST_DB_URL", "mysql://root@127.0.0.1:3306")
+
+# Airflow reads its configuration once, at first import: point it at a throwaway home before
+# any test imports it, so tests never touch a developer's .airflow/ or ~/airflow.
+_AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="credit-risk-test-airflow-"))
+os.environ.update(
+    {
+        "AIRFLOW_HOME": str(_AIRFLOW_HOME),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO_ROOT / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
+    }
+)
 
 
 @pytest.fixture(scope="session")
@@ -70,9 +85,18 @@ def db_url(db_server) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def module_db_url(db_server) -> Iterator[str]:
-    """Like ``db_url`` but shared by a module's tests (for expensive loads)."""
-    yield from _throwaway_url(db_server)
+def new_db_url(db_server):
+    """A factory of fresh databases for a module; all are dropped when the module ends."""
+    made: list = []
+
+    def make() -> str:
+        generator = _throwaway_url(db_server)
+        made.append(generator)
+        return next(generator)
+
+    yield make
+    for generator in made:
+        generator.close()
 
 
 @pytest.fixture
@@ -84,7 +108,7 @@ def warehouse(db_url):
 
 
 def query(db_url: str, sql: str, params=None) -> list[tuple]:
-    """Run one query against a test database and return all rows."""
+    """Run one statement against a test database (committed) and return all rows."""
     url = make_url(db_url)
     conn = MySQLdb.connect(
         host=url.host or "127.0.0.1",
@@ -96,27 +120,38 @@ def query(db_url: str, sql: str, params=None) -> list[tuple]:
     try:
         cursor = conn.cursor()
         cursor.execute(sql, params)
-        return list(cursor.fetchall())
+        rows = list(cursor.fetchall())
+        conn.commit()
+        return rows
     finally:
         conn.close()
 
 
+execute = query
+
+
 @pytest.fixture(scope="session")
-def airflow_home(tmp_path_factory) -> Path:
-    """An isolated AIRFLOW_HOME with a migrated SQLite metadata DB, shared by the session."""
-    home = tmp_path_factory.mktemp("airflow_home")
-    env = {
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
-        "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO_ROOT / "plugins"),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
-    }
-    os.environ.update(env)
+def airflow_home() -> Iterator[Path]:
+    """The session's AIRFLOW_HOME with a migrated SQLite metadata DB."""
     airflow = Path(sys.executable).with_name("airflow")
     result = subprocess.run(
         [str(airflow), "db", "migrate"], capture_output=True, text=True, env=os.environ.copy()
     )
     if result.returncode != 0:
         pytest.fail(f"airflow db migrate failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
-    return home
+    yield _AIRFLOW_HOME
+    shutil.rmtree(_AIRFLOW_HOME, ignore_errors=True)
+
+
+@pytest.fixture
+def settings_env(monkeypatch):
+    """Set CREDIT_RISK_* variables for one test; the cached settings follow them."""
+    from credit_risk.settings import get_settings
+
+    def apply(**values: object) -> None:
+        for key, value in values.items():
+            monkeypatch.setenv(f"CREDIT_RISK_{key.upper()}", str(value))
+        get_settings.cache_clear()
+
+    yield apply
+    get_settings.cache_clear()

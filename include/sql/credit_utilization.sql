@@ -1,5 +1,6 @@
 -- Utilization per statement (the seed emitted one row per transaction). NULL where the limit is
--- missing or not positive: a ratio to a zero limit means nothing.
+-- missing or not positive. The balance is widened before dividing so that the one rounding that
+-- counts is round(..., 2), not the server's intermediate rounding of the quotient.
 create or replace view credit_utilization as
 with
 
@@ -20,7 +21,10 @@ final as (
         outstanding_balance,
         case
             when credit_limit > 0
-                then cast(round(outstanding_balance * 100 / credit_limit, 2) as decimal(10, 2))
+                then cast(
+                    round(cast(outstanding_balance as decimal(24, 8)) * 100 / credit_limit, 2)
+                    as decimal(10, 2)
+                )
         end as utilization_pct
     from statements_in
 )

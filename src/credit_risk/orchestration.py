@@ -7,9 +7,12 @@ Every function takes the run's month explicitly (derived from the data interval 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
+from collections.abc import Callable
 
 from credit_risk import pipeline
+from credit_risk.contract import ExtractRefusedError
 from credit_risk.months import month_of
 from credit_risk.settings import get_settings
 from credit_risk.warehouse.build import build_views
@@ -19,7 +22,36 @@ from credit_risk.warehouse.load import load_extract
 log = logging.getLogger(__name__)
 
 
+class RunConfigurationError(ValueError):
+    """The run asks for something its configuration cannot give (no retry can help)."""
 
+
+NOT_RETRYABLE = (ExtractRefusedError, RunConfigurationError)
+"""Failures a retry cannot fix: broken data and wrong configuration. Lost connections, a
+missing (maybe late) drop and server errors stay retryable."""
+
+
+def fail_without_retry_on_bad_data(function: Callable) -> Callable:
+    """Turn data and configuration errors into Airflow's fail-now signal.
+
+    Retrying a refused file burns retries and pages on-call three times for one problem; the
+    original error message is kept so the task log still names file, line and field.
+    """
+
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        try:
+            return function(*args, **kwargs)
+        except NOT_RETRYABLE as error:
+            from airflow.sdk.exceptions import AirflowFailException
+
+            raise AirflowFailException(f"{type(error).__name__}: {error}") from error
+
+    return wrapper
+
+
+
+@fail_without_retry_on_bad_data
 def month_of_interval(data_interval_start: dt.datetime, data_interval_end: dt.datetime) -> str:
     """The calendar month a monthly data interval covers.
 
@@ -29,24 +61,29 @@ def month_of_interval(data_interval_start: dt.datetime, data_interval_end: dt.da
     """
     month = month_of(data_interval_start)
     if not (data_interval_start < data_interval_end <= data_interval_start + dt.timedelta(days=31)):
-        raise ValueError(
+        raise RunConfigurationError(
             f"data interval {data_interval_start} .. {data_interval_end} is not one month; "
             "schedule the DAG with CronDataIntervalTimetable('@monthly')"
         )
     return month
 
 
+@fail_without_retry_on_bad_data
 def prepare_extract(month: str, source_template: str = "") -> str:
     """The path of the month's extract: the configured source, or a generated monthly drop."""
     template = source_template or get_settings().source
     if template:
         path = pipeline.resolve_source(template, month)
     else:
-        path = pipeline.month_extract_from_generator(month)
+        try:
+            path = pipeline.month_extract_from_generator(month)
+        except pipeline.MonthNotGeneratedError as error:
+            raise RunConfigurationError(str(error)) from error
     log.info("extract for %s: %s", month, path)
     return str(path)
 
 
+@fail_without_retry_on_bad_data
 def load_month(source: str, month: str, conn_id: str) -> dict[str, int]:
     """Load the month's extract (replacing the month); returns the accounting."""
     from pathlib import Path

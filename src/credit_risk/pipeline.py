@@ -29,6 +29,10 @@ log = logging.getLogger(__name__)
 RISK_CATEGORIES = ("High Risk", "Medium Risk", "Low Risk", "Unknown")
 
 
+class MonthNotGeneratedError(ValueError):
+    """The month asked for is outside the generated dataset."""
+
+
 def generate(
     profile: str, out_dir: Path, *, customers: int, months: int, start: str, seed: int
 ) -> dict[str, int]:
@@ -146,12 +150,12 @@ def month_extract_from_generator(month: str, settings: Settings | None = None) -
     """The month's extract cut from the configured generated dataset (what the DAG loads).
 
     Raises:
-        ValueError: the month is outside the generated span.
+        MonthNotGeneratedError: the month is outside the generated span.
     """
     settings = settings or get_settings()
     spec = GenerationSpec.from_settings(settings)
     if month not in spec.covered_months:
-        raise ValueError(
+        raise MonthNotGeneratedError(
             f"month {month} is outside the generated data ({spec.start} to "
             f"{add_months(spec.start, spec.months - 1)}); set CREDIT_RISK_GENERATE_START/"
             "CREDIT_RISK_GENERATE_MONTHS or point CREDIT_RISK_SOURCE at a real extract"

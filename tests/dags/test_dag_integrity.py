@@ -1,0 +1,88 @@
+"""DAG integrity: it imports cleanly, is scheduled on month-long intervals, retries, is tagged."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from airflow.dag_processing.dagbag import DagBag
+from airflow.sdk import CronDataIntervalTimetable
+from airflow.timetables.interval import (
+    CronDataIntervalTimetable as CoreCronDataIntervalTimetable,
+)
+
+from tests.conftest import REPO_ROOT
+
+DAG_ID = "credit_risk_monthly"
+
+
+@pytest.fixture(scope="module")
+def dagbag() -> DagBag:
+    return DagBag(dag_folder=str(REPO_ROOT / "dags"))
+
+
+@pytest.fixture(scope="module")
+def dag(dagbag):
+    return dagbag.dags[DAG_ID]
+
+
+def test_every_dag_file_imports_without_errors(dagbag):
+    assert dagbag.import_errors == {}
+    assert DAG_ID in dagbag.dag_ids
+
+
+def test_dag_id_matches_its_file_name(dag):
+    assert (REPO_ROOT / "dags" / f"{dag.dag_id}.py").is_file()
+
+
+def test_schedule_is_a_monthly_data_interval_timetable(dag):
+    assert isinstance(dag.timetable, CronDataIntervalTimetable)
+    # the scheduler's own timetable of the same expression decides the intervals
+    core = CoreCronDataIntervalTimetable(dag.timetable.expression, dag.timetable.timezone)
+    interval = core.infer_manual_data_interval(
+        run_after=dt.datetime(2024, 3, 1, tzinfo=dt.UTC)
+    )
+    assert interval.start == dt.datetime(2024, 2, 1, tzinfo=dt.UTC)
+    assert interval.end == dt.datetime(2024, 3, 1, tzinfo=dt.UTC)
+    assert dag.max_active_runs == 1
+
+
+def test_every_task_retries_with_a_delay(dag):
+    for task in dag.tasks:
+        assert task.retries >= 2, task.task_id
+        assert task.retry_delay.total_seconds() > 0, task.task_id
+
+
+def test_dag_is_documented_and_tagged(dag):
+    assert {"credit-risk", "monthly"} <= set(dag.tags)
+    assert dag.doc_md and "data interval" in dag.doc_md
+
+
+def test_task_graph(dag):
+    edges = {
+        (task.task_id, downstream)
+        for task in dag.tasks
+        for downstream in task.downstream_task_ids
+    }
+    assert edges == {
+        ("prepare_extract", "load_month"),
+        ("prepare_extract", "summarize_risk"),
+        ("load_month", "build_views"),
+        ("build_views", "summarize_risk"),
+    }
+
+
+def test_build_views_publishes_every_view_as_an_asset(dag):
+    from credit_risk.catalog import PUBLISHED_VIEWS
+
+    outlets = dag.get_task("build_views").outlets
+    assert sorted(asset.name for asset in outlets) == sorted(
+        f"credit_risk.{view}" for view in PUBLISHED_VIEWS
+    )
+
+
+def test_dag_file_has_no_heavy_imports_at_top_level():
+    source = (REPO_ROOT / "dags" / f"{DAG_ID}.py").read_text()
+    top_level = [line for line in source.splitlines() if line.startswith(("import ", "from "))]
+    heavy = [line for line in top_level if any(name in line for name in ("pandas", "MySQLdb", "numpy", "sqlalchemy", "credit_risk.pipeline", "credit_risk.warehouse"))]
+    assert heavy == []
