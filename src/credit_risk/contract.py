@@ -329,9 +329,7 @@ def parse_dates(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
     return dates, valid
 
 
-def check_date(
-    verdicts: Verdicts, rows: pd.DataFrame, column: str, *, required: bool
-) -> pd.Series:
+def check_date(verdicts: Verdicts, rows: pd.DataFrame, column: str, *, required: bool) -> pd.Series:
     """Dates must be real calendar days written YYYY-MM-DD; returns the parsed dates."""
     values = rows[column]
     empty = (values == "").to_numpy()

@@ -50,7 +50,6 @@ def fail_without_retry_on_bad_data(function: Callable) -> Callable:
     return wrapper
 
 
-
 @fail_without_retry_on_bad_data
 def month_of_interval(data_interval_start: dt.datetime, data_interval_end: dt.datetime) -> str:
     """The calendar month a monthly data interval covers.

@@ -41,7 +41,7 @@ class Settings(BaseSettings):
         default=0.50,
         gt=0,
         le=10,
-        description="Balance / limit at or above which (and below high) a statement is Medium Risk.",
+        description="Balance / limit at or above which (below high) a statement is Medium Risk.",
     )
     data_dir: Path = Field(
         default=PROJECT_ROOT / "data",

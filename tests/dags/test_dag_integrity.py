@@ -39,9 +39,7 @@ def test_schedule_is_a_monthly_data_interval_timetable(dag):
     assert isinstance(dag.timetable, CronDataIntervalTimetable)
     # the scheduler's own timetable of the same expression decides the intervals
     core = CoreCronDataIntervalTimetable(dag.timetable.expression, dag.timetable.timezone)
-    interval = core.infer_manual_data_interval(
-        run_after=dt.datetime(2024, 3, 1, tzinfo=dt.UTC)
-    )
+    interval = core.infer_manual_data_interval(run_after=dt.datetime(2024, 3, 1, tzinfo=dt.UTC))
     assert interval.start == dt.datetime(2024, 2, 1, tzinfo=dt.UTC)
     assert interval.end == dt.datetime(2024, 3, 1, tzinfo=dt.UTC)
     assert dag.max_active_runs == 1
@@ -60,9 +58,7 @@ def test_dag_is_documented_and_tagged(dag):
 
 def test_task_graph(dag):
     edges = {
-        (task.task_id, downstream)
-        for task in dag.tasks
-        for downstream in task.downstream_task_ids
+        (task.task_id, downstream) for task in dag.tasks for downstream in task.downstream_task_ids
     }
     assert edges == {
         ("prepare_extract", "load_month"),
@@ -84,5 +80,19 @@ def test_build_views_publishes_every_view_as_an_asset(dag):
 def test_dag_file_has_no_heavy_imports_at_top_level():
     source = (REPO_ROOT / "dags" / f"{DAG_ID}.py").read_text()
     top_level = [line for line in source.splitlines() if line.startswith(("import ", "from "))]
-    heavy = [line for line in top_level if any(name in line for name in ("pandas", "MySQLdb", "numpy", "sqlalchemy", "credit_risk.pipeline", "credit_risk.warehouse"))]
+    heavy = [
+        line
+        for line in top_level
+        if any(
+            name in line
+            for name in (
+                "pandas",
+                "MySQLdb",
+                "numpy",
+                "sqlalchemy",
+                "credit_risk.pipeline",
+                "credit_risk.warehouse",
+            )
+        )
+    ]
     assert heavy == []

@@ -63,8 +63,11 @@ def test_a_month_outside_the_generated_data_fails_at_once_without_retries(monthl
     # a configuration error is not retried (a retry cannot fix it); nothing downstream runs
     assert states["prepare_extract"] == ("failed", 1)
     assert states["load_month"][0] == "upstream_failed"
-    assert query(db_url, "select count(*) from information_schema.tables "
-                 "where table_schema = database() and table_name = 'statements'") == [(0,)]
+    assert query(
+        db_url,
+        "select count(*) from information_schema.tables "
+        "where table_schema = database() and table_name = 'statements'",
+    ) == [(0,)]
 
 
 def test_a_twelve_month_backfill_equals_one_cli_run(monthly_dag, db_url, db_server):
@@ -87,7 +90,9 @@ def test_a_twelve_month_backfill_equals_one_cli_run(monthly_dag, db_url, db_serv
             ("customer_risk_current", "customer_id"),
             ("rolling_3_month_avg", "customer_id, transaction_date, transaction_amount"),
         ):
-            columns = "*" if relation != "customers" else "customer_id, opened_date, credit_tier, region"
+            columns = (
+                "*" if relation != "customers" else "customer_id, opened_date, credit_tier, region"
+            )
             backfilled = query(db_url, f"select {columns} from {relation} order by {order}")
             one_run = query(other_url, f"select {columns} from {relation} order by {order}")
             assert backfilled == one_run, relation

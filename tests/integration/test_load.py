@@ -26,12 +26,15 @@ def table_counts(db_url: str) -> dict[str, int]:
     }
 
 
-def test_the_seed_fixture_gives_26_high_31_medium_43_low_every_month(warehouse, db_url, seed_fixture):
+def test_the_seed_fixture_gives_26_high_31_medium_43_low_every_month(
+    warehouse, db_url, seed_fixture
+):
     report = run(warehouse, seed_fixture)
     assert (report.rows_read, report.rows_loaded, report.rows_quarantined) == (1200, 1200, 0)
     rows = query(
         db_url,
-        "select month, risk_category, count(*) from risk_segmentation group by month, risk_category",
+        "select month, risk_category, count(*) from risk_segmentation "
+        "group by month, risk_category",
     )
     by_month: dict[str, dict[str, int]] = {}
     for month, category, customers in rows:
@@ -64,9 +67,9 @@ def test_a_corrected_file_replaces_its_month_and_only_that_month(warehouse, db_u
     )
     load_extract(warehouse, folder, "2024-03")
     load_extract(warehouse, april, "2024-04")
-    assert query(db_url, "select count(*) from quarantined_rows where partition_month='2024-03'") == [
-        (1,)
-    ]
+    assert query(
+        db_url, "select count(*) from quarantined_rows where partition_month='2024-03'"
+    ) == [(1,)]
 
     corrected = write_extract(
         tmp_path / "march-fixed",
@@ -84,9 +87,9 @@ def test_a_corrected_file_replaces_its_month_and_only_that_month(warehouse, db_u
         ("T4", Decimal("99.90")),
     ]
     assert query(db_url, "select count(*) from quarantined_rows") == [(0,)]
-    assert query(db_url, "select transaction_id from transactions where statement_month='2024-04'") == [
-        ("T40",)
-    ]
+    assert query(
+        db_url, "select transaction_id from transactions where statement_month='2024-04'"
+    ) == [("T40",)]
 
 
 def test_every_row_is_accounted_for_in_load_audit_and_quarantine(warehouse, db_url, tmp_path):
@@ -114,7 +117,8 @@ def test_every_row_is_accounted_for_in_load_audit_and_quarantine(warehouse, db_u
     }
     quarantined = query(
         db_url,
-        "select dataset, line_number, reason, raw_line from quarantined_rows order by dataset, line_number",
+        "select dataset, line_number, reason, raw_line from quarantined_rows "
+        "order by dataset, line_number",
     )
     assert quarantined == [
         ("statements", 2, "non_positive_credit_limit", "C1,2024-03,0,10,,,"),
@@ -125,7 +129,9 @@ def test_every_row_is_accounted_for_in_load_audit_and_quarantine(warehouse, db_u
     assert report.rows_read == report.rows_loaded + report.rows_quarantined == 10
 
 
-def test_a_transaction_id_already_loaded_for_another_month_is_quarantined(warehouse, db_url, tmp_path):
+def test_a_transaction_id_already_loaded_for_another_month_is_quarantined(
+    warehouse, db_url, tmp_path
+):
     load_extract(warehouse, write_extract(tmp_path / "march"), "2024-03")
     april = write_extract(
         tmp_path / "april",
@@ -135,14 +141,15 @@ def test_a_transaction_id_already_loaded_for_another_month_is_quarantined(wareho
     report = load_extract(warehouse, april, "2024-04")
     assert report.rows_quarantined == 1
     assert query(
-        db_url, "select reason, line_number, detail from quarantined_rows where partition_month='2024-04'"
+        db_url,
+        "select reason, line_number, detail from quarantined_rows where partition_month='2024-04'",
     ) == [("duplicate_transaction_id", 2, "transaction_id already loaded for month 2024-03")]
     assert query(db_url, "select statement_month from transactions where transaction_id='T1'") == [
         ("2024-03",)
     ]
-    assert query(db_url, "select transaction_id from transactions where statement_month='2024-04'") == [
-        ("T41",)
-    ]
+    assert query(
+        db_url, "select transaction_id from transactions where statement_month='2024-04'"
+    ) == [("T41",)]
 
 
 def test_a_refused_file_loads_nothing_and_keeps_the_previous_data(warehouse, db_url, tmp_path):
@@ -161,7 +168,9 @@ def test_a_failure_in_the_middle_of_a_load_rolls_everything_back(warehouse, db_u
     load_extract(warehouse, write_extract(tmp_path / "march"), "2024-03")
     before = table_counts(db_url)
     before_rows = query(db_url, "select * from transactions order by transaction_id")
-    conn = MySQLdb.connect(host="127.0.0.1", user="root", database=warehouse.database, autocommit=True)
+    conn = MySQLdb.connect(
+        host="127.0.0.1", user="root", database=warehouse.database, autocommit=True
+    )
     try:
         # a trigger that fails on the third row makes the bulk insert die half way
         conn.cursor().execute(
@@ -194,4 +203,7 @@ def test_building_views_twice_is_harmless(warehouse, db_url, seed_fixture):
     run(warehouse, seed_fixture)
     first = query(db_url, "select * from customer_spend_rolling_avg order by customer_id, month")
     build_views(warehouse)
-    assert query(db_url, "select * from customer_spend_rolling_avg order by customer_id, month") == first
+    assert (
+        query(db_url, "select * from customer_spend_rolling_avg order by customer_id, month")
+        == first
+    )

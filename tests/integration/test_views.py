@@ -44,7 +44,8 @@ def realistic(new_db_url, tmp_path_factory):
 def expected_monthly_spend(statements: pd.DataFrame, transactions: pd.DataFrame) -> pd.DataFrame:
     spend = (
         transactions.assign(
-            month=transactions["transaction_date"].str[:7], amount=transactions["amount"].map(Decimal)
+            month=transactions["transaction_date"].str[:7],
+            amount=transactions["amount"].map(Decimal),
         )
         .groupby(["customer_id", "month"])["amount"]
         .sum()
@@ -98,8 +99,11 @@ def test_utilization_and_risk_segments_match_pandas(realistic):
                 money(b * 100 / lim) for b, lim in zip(balance, limit, strict=True)
             ],
             "risk_category": [
-                "High Risk" if b >= Decimal("0.8") * lim else
-                "Medium Risk" if b >= Decimal("0.5") * lim else "Low Risk"
+                "High Risk"
+                if b >= Decimal("0.8") * lim
+                else "Medium Risk"
+                if b >= Decimal("0.5") * lim
+                else "Low Risk"
                 for b, lim in zip(balance, limit, strict=True)
             ],
         }

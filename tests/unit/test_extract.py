@@ -15,7 +15,8 @@ STATEMENTS_HEADER = (
     "minimum_due,days_past_due\n"
 )
 TRANSACTIONS_HEADER = (
-    "transaction_id,customer_id,transaction_date,amount,transaction_type,merchant_category,channel\n"
+    "transaction_id,customer_id,transaction_date,amount,transaction_type,"
+    "merchant_category,channel\n"
 )
 GOOD_STATEMENTS = "C1,2024-03,5000.00,1200.50,100.00,25.00,0\nC2,2024-03,2000,1900,,,\n"
 GOOD_TRANSACTIONS = (
@@ -43,7 +44,13 @@ def write_extract(
 def reasons(prepared) -> list[tuple[str, int, str, str | None]]:
     frame = prepared.quarantine
     return sorted(
-        zip(frame["dataset"], frame["line_number"], frame["reason"], frame["field_name"], strict=True)
+        zip(
+            frame["dataset"],
+            frame["line_number"],
+            frame["reason"],
+            frame["field_name"],
+            strict=True,
+        )
     )
 
 
@@ -66,8 +73,16 @@ def test_a_clean_extract_loads_every_row(tmp_path):
         (",C1,2024-03-02,12,purchase,grocery,pos\n", "missing_key", "transaction_id"),
         ("T9,,2024-03-02,12,purchase,grocery,pos\n", "missing_key", "customer_id"),
         ("T9,C7,2024-03-02,12,purchase,grocery,pos\n", "unknown_customer", "customer_id"),
-        ("T1,C1,2024-03-09,12,purchase,grocery,pos\n", "duplicate_transaction_id", "transaction_id"),
-        ("T9,C1,2024-04-01,12,purchase,grocery,pos\n", "month_outside_partition", "transaction_date"),
+        (
+            "T1,C1,2024-03-09,12,purchase,grocery,pos\n",
+            "duplicate_transaction_id",
+            "transaction_id",
+        ),
+        (
+            "T9,C1,2024-04-01,12,purchase,grocery,pos\n",
+            "month_outside_partition",
+            "transaction_date",
+        ),
         ("T9,C1,2024-03-02,12,gift,grocery,pos\n", "invalid_value", "transaction_type"),
         ("T9,C1,2024-03-02,12,refund,grocery,pos\n", "invalid_value", "amount"),
         ("T9,C1,2024-03-02,-12,purchase,grocery,pos\n", "invalid_value", "amount"),
@@ -174,7 +189,8 @@ def test_blank_lines_and_crlf_keep_physical_line_numbers(tmp_path):
 def test_a_file_that_is_not_utf8_is_refused_naming_line_and_field(tmp_path):
     folder = write_extract(tmp_path)
     (folder / "transactions.csv").write_bytes(
-        (TRANSACTIONS_HEADER + GOOD_TRANSACTIONS).encode() + "T4,C1,2024-03-02,5,purchase,caf\xe9,pos\n".encode("latin-1")
+        (TRANSACTIONS_HEADER + GOOD_TRANSACTIONS).encode()
+        + "T4,C1,2024-03-02,5,purchase,caf\xe9,pos\n".encode("latin-1")
     )
     with pytest.raises(ExtractRefusedError) as refused:
         prepare_extract(folder, "2024-03", set())
@@ -189,7 +205,9 @@ def test_a_wrong_header_is_refused_naming_the_missing_column(tmp_path):
     (folder / "statements.csv").write_text(
         STATEMENTS_HEADER.replace("outstanding_balance", "balance") + GOOD_STATEMENTS
     )
-    with pytest.raises(ExtractRefusedError, match=r"statements.csv: line 1, field 'outstanding_balance'"):
+    with pytest.raises(
+        ExtractRefusedError, match=r"statements.csv: line 1, field 'outstanding_balance'"
+    ):
         prepare_extract(folder, "2024-03", set())
 
 

@@ -11,8 +11,13 @@ from credit_risk.months import InvalidMonthError, add_months, month_end, month_r
 
 @pytest.mark.parametrize(
     ("month", "count", "expected"),
-    [("2024-01", 1, "2024-02"), ("2024-12", 1, "2025-01"), ("2024-01", -1, "2023-12"),
-     ("2024-03", -14, "2023-01"), ("2024-05", 0, "2024-05")],
+    [
+        ("2024-01", 1, "2024-02"),
+        ("2024-12", 1, "2025-01"),
+        ("2024-01", -1, "2023-12"),
+        ("2024-03", -14, "2023-01"),
+        ("2024-05", 0, "2024-05"),
+    ],
 )
 def test_add_months(month, count, expected):
     assert add_months(month, count) == expected

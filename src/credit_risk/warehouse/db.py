@@ -103,11 +103,14 @@ def ensure_database(warehouse: Warehouse) -> None:
     try:
         conn = MySQLdb.connect(**_connect_args(warehouse, with_database=False))
     except MySQLdb.OperationalError as error:
-        raise WarehouseError(f"cannot reach the warehouse at {warehouse.safe_url}: {error}") from error
+        raise WarehouseError(
+            f"cannot reach the warehouse at {warehouse.safe_url}: {error}"
+        ) from error
     try:
         name = warehouse.database.replace("`", "``")
         conn.cursor().execute(
-            f"create database if not exists `{name}` character set utf8mb4 collate utf8mb4_unicode_ci"
+            f"create database if not exists `{name}` "
+            "character set utf8mb4 collate utf8mb4_unicode_ci"
         )
     finally:
         conn.close()
@@ -124,7 +127,9 @@ def connect(warehouse: Warehouse) -> Iterator[MySQLdb.Connection]:
     try:
         conn = MySQLdb.connect(**_connect_args(warehouse, with_database=True))
     except MySQLdb.OperationalError as error:
-        raise WarehouseError(f"cannot reach the warehouse at {warehouse.safe_url}: {error}") from error
+        raise WarehouseError(
+            f"cannot reach the warehouse at {warehouse.safe_url}: {error}"
+        ) from error
     try:
         yield conn
     except BaseException:

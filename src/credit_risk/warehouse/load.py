@@ -214,7 +214,9 @@ def _bulk_load(cursor, statement: str, frame: pd.DataFrame, path: Path) -> int:
 def _load_transactions(cursor, prepared: PreparedExtract, path: Path) -> None:
     transactions = prepared.transactions
     cursor.execute("savepoint before_transactions")
-    accepted = _bulk_load(cursor, _LOAD_TRANSACTIONS, transactions[LOADED_TRANSACTION_COLUMNS], path)
+    accepted = _bulk_load(
+        cursor, _LOAD_TRANSACTIONS, transactions[LOADED_TRANSACTION_COLUMNS], path
+    )
     if accepted == len(transactions):
         return
     cursor.execute("rollback to savepoint before_transactions")
@@ -282,9 +284,9 @@ def _insert_quarantine(cursor, quarantine: pd.DataFrame) -> None:
 def _audit(prepared: PreparedExtract) -> pd.DataFrame:
     """Rows read, loaded and quarantined per file and month; checks that nothing was lost."""
     key = ["dataset", "partition_month"]
-    read = prepared.rows_read.groupby(
-        [*key, "source_file", "source_sha256"], as_index=False
-    )["rows_read"].sum()
+    read = prepared.rows_read.groupby([*key, "source_file", "source_sha256"], as_index=False)[
+        "rows_read"
+    ].sum()
     quarantined = prepared.quarantine.groupby(key).size().rename("rows_quarantined")
     loaded_frames = {"transactions": prepared.transactions}
     if prepared.kind == "legacy":
@@ -303,8 +305,10 @@ def _audit(prepared: PreparedExtract) -> pd.DataFrame:
             for dataset, frame in loaded_frames.items()
         ]
     )
-    audit = read.join(loaded, on=key).join(quarantined, on=key).fillna(
-        {"rows_loaded": 0, "rows_quarantined": 0}
+    audit = (
+        read.join(loaded, on=key)
+        .join(quarantined, on=key)
+        .fillna({"rows_loaded": 0, "rows_quarantined": 0})
     )
     audit[["rows_loaded", "rows_quarantined"]] = audit[["rows_loaded", "rows_quarantined"]].astype(
         int

@@ -1,0 +1,14 @@
+# Shortcuts; each target calls the script that does the work.
+.PHONY: setup demo test lint bench
+
+setup:  ## venv, pinned packages, a reachable MariaDB, Airflow metadata DB
+	bash scripts/setup.sh
+
+demo:   ## the whole pipeline, 12 months through Airflow, then the risk summary
+	./scripts/demo.sh
+
+test:   ## lint + every test layer (what CI runs)
+	./scripts/test.sh
+
+bench:  ## load benchmark: project path vs pandas.to_sql vs the CLI's LOAD DATA
+	bash -c 'source scripts/setup.sh && python benchmarks/load_benchmark.py'
