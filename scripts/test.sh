@@ -9,8 +9,8 @@ source "$ROOT/scripts/setup.sh"
 cd "$ROOT"
 
 log "ruff"
-ruff check src tests dags plugins benchmarks
-ruff format --check src tests dags plugins benchmarks
+ruff check .
+ruff format --check .
 log "sqlfluff"
 sqlfluff lint include/sql
 log "pytest"
