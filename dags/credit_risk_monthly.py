@@ -5,15 +5,24 @@ Monthly credit-risk refresh of the card portfolio. Each run covers one calendar 
 run's **data interval** (a run with interval 2024-03-01 .. 2024-04-01 loads March 2024):
 
 1. `prepare_extract`: the month's extract, from `CREDIT_RISK_SOURCE` (a path where `{month}`
-   becomes `YYYY-MM`) or, when unset, cut from the generated dataset
-   (`CREDIT_RISK_GENERATE_*`).
-2. `load_month`: bulk-load it into MySQL, replacing that month; rows that break the data
+   becomes `YYYY-MM`) or, when unset, cut from the generated dataset (`CREDIT_RISK_GENERATE_*`).
+2. `validate_input`: Great Expectations on the extract as delivered.
+3. `load_month`: bulk-load it into MySQL, replacing that month; rows that break the data
    contract go to `quarantined_rows`, the accounting to `load_audit`.
-3. `build_views`: create or replace the published views (seed-compatible names).
-4. `summarize_risk`: log customers per risk segment for the month.
+4. `validate_loaded`: the month's tables reconcile with the accounting.
+5. `build_views`: build the next snapshot in candidate tables, unseen by readers.
+6. `validate_published`: invariants of every row, and the month's distribution against the
+   previous published month.
+7. `publish_views`: swap the candidate in, atomically. Only now do readers see the month.
+8. `summarize_risk`: log customers per risk segment.
 
-The warehouse is the Airflow connection `credit_risk_mysql`. Reruns replace the month, so
-clearing any task is safe. Logic lives in the `credit_risk` package; see README.md.
+On-call is alerted (email and Slack webhook, see `credit_risk.alerts`) when a task fails after
+its retries, and when a month is still not refreshed `CREDIT_RISK_REFRESH_DEADLINE_HOURS` after
+its run was queued. A failed gate fails the run at once (data errors are not retried; lost
+connections are), nothing downstream runs, and readers keep the last validated snapshot. Every
+validation is recorded in `validation_runs` with its Data Docs. The warehouse is the Airflow
+connection `credit_risk_mysql`. Reruns replace the month, so clearing any task is safe. Logic
+lives in the `credit_risk` package; see README.md.
 """
 
 from __future__ import annotations
@@ -21,8 +30,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import Asset, CronDataIntervalTimetable, Param, dag, task
+from airflow.sdk import Asset, CronDataIntervalTimetable, Param, chain, dag, task
 
+from credit_risk.alerts import OnCallNotifier, missed_refresh_deadline
 from credit_risk.catalog import ASSET_URI_TEMPLATE, PUBLISHED_VIEWS
 
 CONN_ID = "credit_risk_mysql"
@@ -44,7 +54,10 @@ PUBLISHED_ASSETS = [
         "retry_delay": timedelta(minutes=2),
         "retry_exponential_backoff": 2.0,
         "max_retry_delay": timedelta(minutes=30),
+        # per task, so it fires once, after the last retry, with the exception in hand
+        "on_failure_callback": OnCallNotifier(),
     },
+    deadline=missed_refresh_deadline(),
     params={
         "source": Param(
             "",
@@ -65,16 +78,40 @@ def credit_risk_monthly():
         return {"month": month, "source": prepare_extract(month, params["source"])}
 
     @task
+    def validate_input(extract: dict, run_id=None) -> dict:
+        from credit_risk.orchestration import validate_input
+
+        return validate_input(extract["source"], extract["month"], CONN_ID, run_id)
+
+    @task
     def load_month(extract: dict) -> dict:
         from credit_risk.orchestration import load_month
 
         return load_month(extract["source"], extract["month"], CONN_ID)
 
-    @task(outlets=PUBLISHED_ASSETS)
-    def build_views() -> list[str]:
+    @task
+    def validate_loaded(extract: dict, run_id=None) -> dict:
+        from credit_risk.orchestration import validate_loaded
+
+        return validate_loaded(extract["month"], CONN_ID, run_id)
+
+    @task
+    def build_views() -> dict:
         from credit_risk.orchestration import build
 
         return build(CONN_ID)
+
+    @task
+    def validate_published(extract: dict, run_id=None) -> dict:
+        from credit_risk.orchestration import validate_published
+
+        return validate_published(extract["month"], CONN_ID, run_id)
+
+    @task(outlets=PUBLISHED_ASSETS)
+    def publish_views(extract: dict, run_id=None) -> dict:
+        from credit_risk.orchestration import publish
+
+        return publish(extract["month"], CONN_ID, run_id)
 
     @task
     def summarize_risk(extract: dict) -> dict:
@@ -83,9 +120,16 @@ def credit_risk_monthly():
         return summarize_month(extract["month"], CONN_ID)
 
     extract = prepare_extract()
-    loaded = load_month(extract)
-    views = build_views()
-    loaded >> views >> summarize_risk(extract)
+    gates = [
+        validate_input(extract),
+        load_month(extract),
+        validate_loaded(extract),
+        build_views(),
+        validate_published(extract),
+        publish_views(extract),
+        summarize_risk(extract),
+    ]
+    chain(*gates)
 
 
 credit_risk_monthly()

@@ -1,7 +1,7 @@
 -- Utilization per statement (the seed emitted one row per transaction). NULL where the limit is
 -- missing or not positive. The balance is widened before dividing so that the one rounding that
 -- counts is round(..., 2), not the server's intermediate rounding of the quotient.
-create or replace view credit_utilization as
+create or replace view int_credit_utilization as
 with
 
 statements_in as (

@@ -1,7 +1,7 @@
 -- 3- and 6-month rolling averages of monthly spend. monthly_customer_spend has exactly one row
 -- per calendar month of each customer's history, so a ROWS frame is a calendar-month frame, and
 -- the first months average only the months that exist (the first month's average is its spend).
-create or replace view customer_spend_rolling_avg as
+create or replace view int_customer_spend_rolling_avg as
 with
 
 monthly_spend as (
@@ -9,7 +9,7 @@ monthly_spend as (
         customer_id,
         month,
         monthly_spend
-    from monthly_customer_spend
+    from int_monthly_customer_spend
 ),
 
 final as (

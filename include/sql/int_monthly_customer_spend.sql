@@ -1,7 +1,7 @@
 -- Spend per customer per calendar month, with a zero row for every month in the customer's
 -- statement history that had no transactions (the seed skipped those months, which shifted
 -- every rolling average after a gap).
-create or replace view monthly_customer_spend as
+create or replace view int_monthly_customer_spend as
 with
 
 statement_span as (

@@ -1,7 +1,7 @@
 -- Risk segment per statement. The decision compares the exact balance with the threshold times
 -- the limit, never the rounded percentage (the seed's "between 50 and 79" sent 79.5% to Low).
 -- Thresholds come from risk_thresholds, written from the settings by the build step.
-create or replace view risk_segmentation as
+create or replace view int_risk_segmentation as
 with
 
 utilization as (
@@ -11,7 +11,7 @@ utilization as (
         credit_limit,
         outstanding_balance,
         utilization_pct
-    from credit_utilization
+    from int_credit_utilization
 ),
 
 thresholds as (

@@ -18,9 +18,11 @@ from rich.table import Table
 from credit_risk import pipeline
 from credit_risk.contract import ExtractRefusedError
 from credit_risk.months import InvalidMonthError, validate_month
-from credit_risk.warehouse.build import build_views
+from credit_risk.quality.errors import ValidationFailedError
+from credit_risk.quality.runner import SuiteResult
 from credit_risk.warehouse.db import Warehouse, WarehouseError, resolve_warehouse
 from credit_risk.warehouse.load import LoadReport, load_extract
+from credit_risk.warehouse.publish import build_candidate, candidate_exists, publish_candidate
 
 app = typer.Typer(
     help="Monthly credit-risk monitoring of card customers.",
@@ -76,6 +78,15 @@ def _print_load(report: LoadReport) -> None:
     )
 
 
+def _print_validation(result: SuiteResult) -> None:
+    console.print(f"[green]passed[/] {result.summary()}")
+
+
+def _fail_validation(error: ValidationFailedError) -> None:
+    err_console.print(f"[red]FAILED[/] {error}")
+    raise typer.Exit(code=1)
+
+
 def _fail(error: Exception) -> None:
     err_console.print(f"[red]error:[/] {error}")
     raise typer.Exit(code=1)
@@ -129,13 +140,32 @@ def load(
 
 
 @app.command()
-def build(db_url: DbUrl = None) -> None:
-    """Create or replace the published views."""
+def build(
+    db_url: DbUrl = None,
+    month: Annotated[
+        str | None,
+        typer.Option("--month", help="Month the published suite checks (default: the latest)."),
+    ] = None,
+    validate: Annotated[
+        bool, typer.Option(help="Run the published suite before publishing.")
+    ] = True,
+) -> None:
+    """Build the views and the next snapshot, validate it, and publish it."""
+    warehouse = _warehouse(db_url)
     try:
-        views = build_views(_warehouse(db_url))
+        snapshot = build_candidate(warehouse)
+        check_month = _month(month) or snapshot.latest_month
+        if validate and check_month:
+            _print_validation(pipeline.check_published(warehouse, check_month))
+        published = publish_candidate(warehouse, run_month=check_month, published_by="cli")
+    except ValidationFailedError as error:
+        _fail_validation(error)
     except WarehouseError as error:
         _fail(error)
-    console.print(f"built {len(views)} views: {', '.join(views)}")
+    console.print(
+        f"published {published.customer_month_rows} customer-months and "
+        f"{published.transaction_rows} transactions (latest month {published.latest_month})"
+    )
 
 
 @app.command()
@@ -143,17 +173,62 @@ def run(
     source: Annotated[Path, typer.Option("--source", help="Extract file or folder.")],
     month: MonthOption = None,
     db_url: DbUrl = None,
+    validate: Annotated[
+        bool, typer.Option(help="Run the Great Expectations gates (input, loaded, published).")
+    ] = True,
 ) -> None:
-    """Load, build and summarize: the whole pipeline for one extract."""
+    """Validate, load, build, validate, publish and summarize: the pipeline for one extract."""
     warehouse = _warehouse(db_url)
     try:
-        report = pipeline.run(warehouse, source, _month(month))
+        report = pipeline.run(warehouse, source, _month(month), validate=validate)
+    except ValidationFailedError as error:
+        _fail_validation(error)
     except (ExtractRefusedError, WarehouseError, FileNotFoundError) as error:
         _fail(error)
-    _print_load(report)
+    _print_load(report.load)
+    for result in report.validations:
+        _print_validation(result)
     console.print(
         _frame_table(pipeline.segment_summary(warehouse), "Customers per risk segment and month")
     )
+
+
+@app.command()
+def validate(
+    stage: Annotated[str, typer.Option(help="input, loaded or published.")],
+    month: Annotated[str, typer.Option("--month", help="YYYY-MM")],
+    source: Annotated[
+        Path | None, typer.Option("--source", help="The extract (input stage only).")
+    ] = None,
+    live: Annotated[
+        bool,
+        typer.Option(help="published stage: check what readers see, not the candidate."),
+    ] = False,
+    db_url: DbUrl = None,
+) -> None:
+    """Run one validation suite and print its failures; exit 1 when the data is wrong.
+
+    The replacement for the seed's validate_risk.py, which printed counts and asserted nothing.
+    """
+    month = _month(month) or month
+    warehouse = _warehouse(db_url)
+    try:
+        if stage == "input":
+            if source is None:
+                raise typer.BadParameter("the input stage needs --source", param_hint="--source")
+            result = pipeline.check_input(warehouse, source, month)
+        elif stage == "loaded":
+            result = pipeline.check_loaded(warehouse, month)
+        elif stage == "published":
+            use_candidate = not live and candidate_exists(warehouse)
+            result = pipeline.check_published(warehouse, month, candidate=use_candidate)
+        else:
+            raise typer.BadParameter("use input, loaded or published", param_hint="--stage")
+    except ValidationFailedError as error:
+        _fail_validation(error)
+    except (ExtractRefusedError, WarehouseError, FileNotFoundError) as error:
+        _fail(error)
+    _print_validation(result)
 
 
 @app.command()

@@ -14,10 +14,11 @@ from collections.abc import Callable
 from credit_risk import pipeline
 from credit_risk.contract import ExtractRefusedError
 from credit_risk.months import month_of
+from credit_risk.quality.errors import ValidationFailedError
 from credit_risk.settings import get_settings
-from credit_risk.warehouse.build import build_views
 from credit_risk.warehouse.db import resolve_warehouse
 from credit_risk.warehouse.load import load_extract
+from credit_risk.warehouse.publish import build_candidate, publish_candidate
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +27,7 @@ class RunConfigurationError(ValueError):
     """The run asks for something its configuration cannot give (no retry can help)."""
 
 
-NOT_RETRYABLE = (ExtractRefusedError, RunConfigurationError)
+NOT_RETRYABLE = (ExtractRefusedError, RunConfigurationError, ValidationFailedError)
 """Failures a retry cannot fix: broken data and wrong configuration. Lost connections, a
 missing (maybe late) drop and server errors stay retryable."""
 
@@ -97,9 +98,48 @@ def load_month(source: str, month: str, conn_id: str) -> dict[str, int]:
     return accounting
 
 
-def build(conn_id: str) -> list[str]:
-    """Create or replace the published views."""
-    return build_views(resolve_warehouse(conn_id=conn_id))
+@fail_without_retry_on_bad_data
+def validate_input(source: str, month: str, conn_id: str, run_id: str) -> dict:
+    """Gate 1: the extract before it is loaded."""
+    from pathlib import Path
+
+    result = pipeline.check_input(resolve_warehouse(conn_id=conn_id), Path(source), month, run_id)
+    return _outcome(result)
+
+
+@fail_without_retry_on_bad_data
+def validate_loaded(month: str, conn_id: str, run_id: str) -> dict:
+    """Gate 2: the month's tables after the load."""
+    return _outcome(pipeline.check_loaded(resolve_warehouse(conn_id=conn_id), month, run_id))
+
+
+def build(conn_id: str) -> dict:
+    """Create the views and fill the candidate snapshot (readers do not see it yet)."""
+    snapshot = build_candidate(resolve_warehouse(conn_id=conn_id))
+    return snapshot.__dict__
+
+
+@fail_without_retry_on_bad_data
+def validate_published(month: str, conn_id: str, run_id: str) -> dict:
+    """Gate 3: the candidate snapshot, before it is published."""
+    return _outcome(pipeline.check_published(resolve_warehouse(conn_id=conn_id), month, run_id))
+
+
+def publish(month: str, conn_id: str, run_id: str) -> dict:
+    """Swap the validated candidate in for readers, atomically."""
+    snapshot = publish_candidate(
+        resolve_warehouse(conn_id=conn_id), run_month=month, published_by=run_id
+    )
+    return snapshot.__dict__
+
+
+def _outcome(result) -> dict:
+    return {
+        "suite": result.suite,
+        "month": result.month,
+        "evaluated": result.evaluated,
+        "data_docs": result.data_docs,
+    }
 
 
 def summarize_month(month: str, conn_id: str) -> dict[str, int]:

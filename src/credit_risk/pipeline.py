@@ -19,10 +19,11 @@ import sqlalchemy as sa
 from credit_risk.extract import detect_kind
 from credit_risk.generate.legacy import LEGACY_FILE_NAME, generate_legacy
 from credit_risk.months import add_months, month_range, validate_month
+from credit_risk.quality.runner import SuiteResult, validate_and_record
 from credit_risk.settings import Settings, get_settings
-from credit_risk.warehouse.build import build_views
 from credit_risk.warehouse.db import Warehouse
 from credit_risk.warehouse.load import LoadReport, load_extract
+from credit_risk.warehouse.publish import Snapshot, build_candidate, publish_candidate
 
 log = logging.getLogger(__name__)
 
@@ -172,11 +173,70 @@ def resolve_source(template: str, month: str) -> Path:
     return path
 
 
-def run(warehouse: Warehouse, source: Path, month: str | None = None) -> LoadReport:
-    """Load an extract and rebuild the published views."""
+def check_input(
+    warehouse: Warehouse | None, source: Path, month: str | None, run_id: str = "cli"
+) -> SuiteResult:
+    """Gate 1: the extract as delivered (raises ``ValidationFailedError`` when unfit)."""
+    from credit_risk.quality.input_suite import validate_input
+
+    return validate_and_record(lambda: validate_input(source, month), warehouse, run_id)
+
+
+def check_loaded(warehouse: Warehouse, month: str, run_id: str = "cli") -> SuiteResult:
+    """Gate 2: the month's warehouse tables after the load."""
+    from credit_risk.quality.loaded_suite import validate_loaded
+
+    return validate_and_record(lambda: validate_loaded(warehouse, month), warehouse, run_id)
+
+
+def check_published(
+    warehouse: Warehouse, month: str, run_id: str = "cli", *, candidate: bool = True
+) -> SuiteResult:
+    """Gate 3: the candidate snapshot (or, with ``candidate=False``, the published one)."""
+    from credit_risk.quality.published_suite import validate_published
+
+    return validate_and_record(
+        lambda: validate_published(warehouse, month, candidate=candidate), warehouse, run_id
+    )
+
+
+@dataclass
+class RunReport:
+    """What one ``run`` did: the load, each validation, the publication."""
+
+    load: LoadReport
+    validations: list[SuiteResult]
+    published: Snapshot | None
+
+
+def run(
+    warehouse: Warehouse,
+    source: Path,
+    month: str | None = None,
+    *,
+    validate: bool = True,
+    run_id: str = "cli",
+) -> RunReport:
+    """The gated pipeline for one extract: validate input, load, validate loaded, build the
+    candidate snapshot, validate it, publish it.
+
+    Any failed gate raises ``ValidationFailedError`` and stops the run; the published views keep
+    the last validated snapshot. ``validate=False`` skips the gates (for trusted backfills).
+    """
+    validations: list[SuiteResult] = []
+    if validate:
+        validations.append(check_input(warehouse, source, month, run_id))
     report = load_extract(warehouse, source, month)
-    build_views(warehouse)
-    return report
+    if validate:
+        validations += [
+            check_loaded(warehouse, loaded, run_id) for loaded in report.partition_months
+        ]
+    build_candidate(warehouse)
+    run_month = month or report.partition_months[-1]
+    if validate:
+        validations.append(check_published(warehouse, run_month, run_id))
+    published = publish_candidate(warehouse, run_month=run_month, published_by=run_id)
+    return RunReport(report, validations, published)
 
 
 def segment_summary(warehouse: Warehouse, month: str | None = None) -> pd.DataFrame:

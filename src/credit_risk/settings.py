@@ -60,6 +60,46 @@ class Settings(BaseSettings):
     generate_start: str = Field(default="2024-01", pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
     generate_seed: int = 42
 
+    quarantine_ceiling: float = Field(
+        default=0.01,
+        ge=0,
+        le=1,
+        description="Largest share of a month's input rows that may be bad (quarantined) before "
+        "the input and loaded suites fail.",
+    )
+    unknown_share_ceiling: float = Field(
+        default=0.05, ge=0, le=1, description="Largest share of a month's statements in Unknown."
+    )
+    high_risk_share_max_shift: float = Field(
+        default=0.10,
+        ge=0,
+        le=1,
+        description="Largest move of the High Risk share against the previous published month.",
+    )
+    utilization_psi_max: float = Field(
+        default=0.25,
+        gt=0,
+        description="Largest population stability index of utilization against the previous "
+        "published month.",
+    )
+    distribution_min_statements: int = Field(
+        default=200,
+        ge=1,
+        description="Statements both months need before their distributions are compared (on "
+        "fewer, sampling noise alone moves the PSI past 0.25).",
+    )
+    max_abs_amount: float = Field(
+        default=1_000_000, gt=0, description="Largest plausible transaction amount (absolute)."
+    )
+    min_credit_limit: float = Field(default=100, gt=0, description="Smallest plausible limit.")
+    max_credit_limit: float = Field(
+        default=5_000_000, gt=0, description="Largest plausible credit limit."
+    )
+    data_docs_dir: Path = Field(
+        default=PROJECT_ROOT / "data" / "data_docs",
+        description="Where Great Expectations writes Data Docs, one site per month and stage.",
+    )
+
     @model_validator(mode="after")
     def _thresholds_ordered(self) -> Settings:
         if self.medium_risk_ratio >= self.high_risk_ratio:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 
 import pytest
 from airflow.dag_processing.dagbag import DagBag
@@ -60,21 +61,44 @@ def test_task_graph(dag):
     edges = {
         (task.task_id, downstream) for task in dag.tasks for downstream in task.downstream_task_ids
     }
-    assert edges == {
-        ("prepare_extract", "load_month"),
-        ("prepare_extract", "summarize_risk"),
-        ("load_month", "build_views"),
-        ("build_views", "summarize_risk"),
-    }
+    order = [
+        "validate_input",
+        "load_month",
+        "validate_loaded",
+        "build_views",
+        "validate_published",
+        "publish_views",
+        "summarize_risk",
+    ]
+    # every gate sits between the step it checks and the next; the extract feeds the rest
+    expected = set(itertools.pairwise(order))
+    expected |= {("prepare_extract", task_id) for task_id in order if task_id != "build_views"}
+    assert edges == expected
 
 
-def test_build_views_publishes_every_view_as_an_asset(dag):
+def test_publish_views_publishes_every_view_as_an_asset(dag):
     from credit_risk.catalog import PUBLISHED_VIEWS
 
-    outlets = dag.get_task("build_views").outlets
+    outlets = dag.get_task("publish_views").outlets
     assert sorted(asset.name for asset in outlets) == sorted(
         f"credit_risk.{view}" for view in PUBLISHED_VIEWS
     )
+
+
+def test_failures_page_on_call_and_a_late_month_has_a_deadline(monkeypatch, dag):
+    from credit_risk.alerts import OnCallNotifier
+
+    for task in dag.tasks:
+        callbacks = task.on_failure_callback
+        callbacks = callbacks if isinstance(callbacks, list) else [callbacks]
+        assert any(isinstance(callback, OnCallNotifier) for callback in callbacks), task.task_id
+    # the suite runs with the deadline off (apache/airflow#73428); parse it as production does
+    monkeypatch.setenv("CREDIT_RISK_REFRESH_DEADLINE_HOURS", "72")
+    production = DagBag(dag_folder=str(REPO_ROOT / "dags")).dags[DAG_ID]
+    deadlines = (
+        production.deadline if isinstance(production.deadline, list) else [production.deadline]
+    )
+    assert [deadline.interval.total_seconds() for deadline in deadlines] == [72 * 3600]
 
 
 def test_dag_file_has_no_heavy_imports_at_top_level():

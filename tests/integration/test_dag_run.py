@@ -62,7 +62,8 @@ def test_a_month_outside_the_generated_data_fails_at_once_without_retries(monthl
     states = {ti.task_id: (ti.state, ti.try_number) for ti in dag_run.get_task_instances()}
     # a configuration error is not retried (a retry cannot fix it); nothing downstream runs
     assert states["prepare_extract"] == ("failed", 1)
-    assert states["load_month"][0] == "upstream_failed"
+    assert states["validate_input"][0] == "upstream_failed"
+    assert states["publish_views"][0] == "upstream_failed"
     assert query(
         db_url,
         "select count(*) from information_schema.tables "

@@ -13,6 +13,7 @@ from credit_risk.pipeline import run
 from credit_risk.warehouse.build import build_views
 from credit_risk.warehouse.db import WarehouseError
 from credit_risk.warehouse.load import load_extract
+from credit_risk.warehouse.publish import build_candidate, publish_candidate
 from tests.conftest import query
 from tests.unit.test_extract import GOOD_TRANSACTIONS, write_extract
 
@@ -29,7 +30,7 @@ def table_counts(db_url: str) -> dict[str, int]:
 def test_the_seed_fixture_gives_26_high_31_medium_43_low_every_month(
     warehouse, db_url, seed_fixture
 ):
-    report = run(warehouse, seed_fixture)
+    report = run(warehouse, seed_fixture).load
     assert (report.rows_read, report.rows_loaded, report.rows_quarantined) == (1200, 1200, 0)
     rows = query(
         db_url,
@@ -199,11 +200,15 @@ def test_a_server_refusing_local_infile_gets_a_clear_error(warehouse, db_server,
         cursor.execute(f"set global local_infile = {int(previous)}")
 
 
-def test_building_views_twice_is_harmless(warehouse, db_url, seed_fixture):
+def test_building_and_publishing_again_is_harmless(warehouse, db_url, seed_fixture):
     run(warehouse, seed_fixture)
     first = query(db_url, "select * from customer_spend_rolling_avg order by customer_id, month")
     build_views(warehouse)
+    build_candidate(warehouse)
+    build_candidate(warehouse)
+    publish_candidate(warehouse, run_month="2024-12", published_by="test")
     assert (
         query(db_url, "select * from customer_spend_rolling_avg order by customer_id, month")
         == first
     )
+    assert query(db_url, "select count(*) from publications") == [(2,)]

@@ -1,7 +1,8 @@
-"""Create the warehouse tables and the published views from the files in ``include/sql/``.
+"""Create the warehouse's tables and views from the files in ``include/sql/``.
 
-Each file holds one statement that creates one object, named like the file. The order below is
-the dependency order: tables first, then views that read them.
+Each file holds one statement that creates one object, named like the file. Order: tables,
+then the model views (logic over the loaded tables), then the published views (thin views over
+the published snapshot tables). Creating them changes no published data: see ``publish``.
 """
 
 from __future__ import annotations
@@ -66,21 +67,23 @@ def _refresh_thresholds(cursor, settings: Settings) -> None:
 
 
 def build_views(warehouse: Warehouse, settings: Settings | None = None) -> list[str]:
-    """Create or replace every published view; refresh the calendar and the thresholds.
+    """Create or replace the model and published views; refresh the calendar and thresholds.
 
-    Idempotent: running it twice gives the same objects.
+    Idempotent: running it twice gives the same objects. Published data does not change: the
+    published views read the published snapshot tables, which only ``publish`` replaces.
 
     Returns:
         The names of the views built, in order.
     """
     settings = settings or get_settings()
+    views = [*catalog.MODEL_VIEWS, *catalog.PUBLISHED_VIEWS]
     with connect(warehouse) as conn:
         ensure_tables(conn)
         cursor = conn.cursor()
         _refresh_calendar(cursor)
         _refresh_thresholds(cursor, settings)
         conn.commit()
-        for name in VIEWS:
+        for name in views:
             log.info("building view %s", name)
             cursor.execute(read_sql(name))
-    return list(VIEWS)
+    return views

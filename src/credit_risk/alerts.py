@@ -1,0 +1,565 @@
+"""On-call alerts for the monthly refresh: what broke, for which month, and where to look.
+
+A failed task and a run that misses its refresh deadline reach the same people through the
+same channels (email over the SMTP provider, Slack over an incoming webhook) with the same
+wording, so on-call never has to learn two formats. The message is built by a pure function
+(``build_alert``) so its content is unit-tested without Airflow running; sending is kept apart
+(``send_alert``) and never raises, because a crashing callback would hide the failure it
+reports.
+
+Configuration is read from the environment when an alert is sent (not at import), so an
+operator can change recipients without a DAG re-parse:
+
+- ``CREDIT_RISK_ALERT_EMAILS``: comma-separated recipients; empty disables email.
+- ``CREDIT_RISK_ALERT_SMTP_CONN_ID``: SMTP connection (default ``smtp_default``).
+- ``CREDIT_RISK_ALERT_FROM_EMAIL``: sender; default the connection's ``from_email`` extra.
+- ``CREDIT_RISK_ALERT_SLACK_CONN_ID``: ``slackwebhook`` connection (default
+  ``credit_risk_slack``); Slack is enabled when it exists.
+- ``CREDIT_RISK_REFRESH_DEADLINE_HOURS``: refresh deadline (default 72), read at DAG parse.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import html
+import logging
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from airflow.sdk import AsyncCallback, BaseNotifier, DeadlineAlert, DeadlineReference
+
+from credit_risk.months import month_of
+from credit_risk.quality.errors import FailedExpectation, ValidationFailedError
+
+log = logging.getLogger(__name__)
+
+EMAILS_ENV = "CREDIT_RISK_ALERT_EMAILS"
+SMTP_CONN_ID_ENV = "CREDIT_RISK_ALERT_SMTP_CONN_ID"
+FROM_EMAIL_ENV = "CREDIT_RISK_ALERT_FROM_EMAIL"
+SLACK_CONN_ID_ENV = "CREDIT_RISK_ALERT_SLACK_CONN_ID"
+DEADLINE_HOURS_ENV = "CREDIT_RISK_REFRESH_DEADLINE_HOURS"
+
+DEFAULT_SMTP_CONN_ID = "smtp_default"
+DEFAULT_SLACK_CONN_ID = "credit_risk_slack"
+DEFAULT_FROM_EMAIL = "credit-risk-alerts@localhost"
+DEFAULT_DEADLINE_HOURS = 72.0
+
+MISSED_DEADLINE = "MissedDeadline"
+"""``Alert.error_type`` of a run that did not succeed in time (there is no exception)."""
+
+_MAX_ERROR_CHARS = 2000
+"""An exception message longer than this is cut: alerts point to the log, they do not copy it."""
+_SLACK_SECTION_CHARS = 2900
+"""Slack refuses section text over 3000 characters; the full text stays in the ``text`` field."""
+
+
+@dataclass(frozen=True)
+class Alert:
+    """Everything on-call needs about one failure, ready to send to any channel."""
+
+    subject: str
+    """One line: DAG, month and what went wrong (email subject, Slack header)."""
+    text: str
+    """Plain multi-line body; the same text goes to every channel and to the log."""
+    dag_id: str
+    run_id: str
+    month: str
+    """The month the run covers (``YYYY-MM``), or ``"unknown"`` when the context lacks it."""
+    task_id: str | None
+    """The failed task; ``None`` for a missed deadline (no single task is to blame)."""
+    try_number: int | None
+    error_type: str
+    """The root error's class name (``ValidationFailedError``, ``ExtractRefusedError``, ...)."""
+    suite: str | None = None
+    failures: list[FailedExpectation] = field(default_factory=list)
+    data_docs: str | None = None
+    log_url: str | None = None
+
+
+# --------------------------------------------------------------------------------------------
+# Building the alert (pure: plain dicts and namespaces work as contexts)
+# --------------------------------------------------------------------------------------------
+
+
+def _value(obj: Any, name: str) -> Any:
+    """``obj.name`` or ``obj[name]``: task contexts hold objects, deadline contexts JSON dicts."""
+    if obj is None:
+        return None
+    if isinstance(obj, Mapping):
+        return obj.get(name)
+    try:
+        return getattr(obj, name, None)
+    except Exception:  # a lazy property needing a live Airflow must not break the alert
+        return None
+
+
+def _as_datetime(value: Any) -> dt.datetime | None:
+    """Deadline contexts carry ISO strings where task contexts carry datetimes."""
+    if value is None or isinstance(value, dt.datetime):
+        return value
+    try:
+        return dt.datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+
+
+def find_validation_error(error: BaseException | str | None) -> ValidationFailedError | None:
+    """The ``ValidationFailedError`` behind a task failure, if there is one.
+
+    Validation tasks raise ``AirflowFailException`` (so Airflow does not retry bad data) from the
+    ``ValidationFailedError``; the details on-call needs live on the cause, so the chain
+    (``__cause__``, then ``__context__``) is followed.
+    """
+    seen: set[int] = set()
+    current = error if isinstance(error, BaseException) else None
+    while current is not None and id(current) not in seen:
+        if isinstance(current, ValidationFailedError):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def _root_cause(error: BaseException) -> BaseException:
+    """The innermost explicit cause: ``ExtractRefusedError`` says more than its wrapper."""
+    seen = {id(error)}
+    while error.__cause__ is not None and id(error.__cause__) not in seen:
+        error = error.__cause__
+        seen.add(id(error))
+    return error
+
+
+def _short(message: str) -> str:
+    message = message.strip()
+    if len(message) <= _MAX_ERROR_CHARS:
+        return message
+    return message[:_MAX_ERROR_CHARS] + " [...] (see the task log)"
+
+
+def _run_url(dag_id: str, run_id: str) -> str | None:
+    """The run's page in the Airflow UI, from ``[api] base_url`` (as Airflow's own log_url)."""
+    try:
+        from urllib.parse import quote
+
+        from airflow.sdk.configuration import conf
+
+        base_url = conf.get("api", "base_url", fallback="http://localhost:8080/")
+        return f"{base_url.rstrip('/')}/dags/{dag_id}/runs/{quote(run_id)}"
+    except Exception:
+        return None
+
+
+def build_alert(context: Mapping[str, Any]) -> Alert:
+    """Describe a failure from an Airflow callback context.
+
+    Two context shapes exist in Airflow 3.3 and both are accepted:
+
+    - task callbacks (``on_failure_callback``) get the task context: ``dag``, ``dag_run``,
+      ``ti``, ``run_id``, ``data_interval_start``, ``exception`` (the raised exception);
+    - deadline callbacks get ``{"dag_run": <DAGRunResponse as JSON dict>, "deadline": {...}}``
+      (``dag_run_id``, ``dag_id``, ``data_interval_start`` as an ISO string, ``state``).
+
+    Args:
+        context: The callback context; plain dicts and simple namespaces work, so the text is
+            testable without Airflow.
+
+    Returns:
+        The alert; the month comes from the validation error when there is one, otherwise from
+        the run's data interval start (each run covers the month its interval starts in).
+    """
+    dag_run = context.get("dag_run")
+    ti = context.get("ti") or context.get("task_instance")
+    dag_id = str(
+        _value(context.get("dag"), "dag_id")
+        or _value(dag_run, "dag_id")
+        or _value(ti, "dag_id")
+        or "unknown DAG"
+    )
+    run_id = str(
+        context.get("run_id")
+        or _value(dag_run, "run_id")
+        or _value(dag_run, "dag_run_id")
+        or _value(ti, "run_id")
+        or "unknown run"
+    )
+    interval_start = _as_datetime(
+        context.get("data_interval_start") or _value(dag_run, "data_interval_start")
+    )
+    month = month_of(interval_start) if interval_start else "unknown"
+    if "deadline" in context:
+        return _deadline_alert(context, dag_id, run_id, month)
+
+    task_id = _value(ti, "task_id")
+    try_number = _value(ti, "try_number")
+    log_url = _value(ti, "log_url")
+    error = context.get("exception")
+    validation = find_validation_error(error)
+    if validation is not None and validation.month:
+        month = validation.month
+
+    lines = [f"DAG: {dag_id}", f"Run: {run_id}", f"Month: {month}"]
+    lines.append(f"Task: {task_id or 'unknown'} (try {try_number or '?'})")
+    if validation is not None:
+        error_type = type(validation).__name__
+        subject = (
+            f"[credit-risk] {dag_id} {month}: validation suite {validation.suite!r} failed "
+            f"({len(validation.failures)} of {validation.evaluated} expectations)"
+        )
+        lines.append(
+            f"Suite: {validation.suite} ({len(validation.failures)} of {validation.evaluated} "
+            "expectations failed)"
+        )
+        lines.append("Failed expectations:")
+        for failure in validation.failures:
+            where = f" on {failure.column}" if failure.column else ""
+            lines.append(f"  - {failure.expectation}{where}")
+            lines.append(f"      observed: {failure.observed}")
+            if failure.description:
+                lines.append(f"      guards against: {failure.description}")
+        lines.append(f"Data Docs: {validation.data_docs or 'not built'}")
+    elif isinstance(error, BaseException):
+        root = _root_cause(error)
+        error_type = type(root).__name__
+        subject = f"[credit-risk] {dag_id} {month}: task {task_id} failed ({error_type})"
+        lines.append(f"Error: {type(error).__name__}: {_short(str(error))}")
+        if root is not error:
+            lines.append(f"Caused by: {error_type}: {_short(str(root))}")
+    else:
+        error_type = "UnknownError" if error is None else "Error"
+        subject = f"[credit-risk] {dag_id} {month}: task {task_id} failed"
+        lines.append(f"Error: {_short(str(error)) if error else 'no exception in the context'}")
+    lines.append(f"Log: {log_url or 'not available'}")
+    return Alert(
+        subject=subject,
+        text="\n".join(lines),
+        dag_id=dag_id,
+        run_id=run_id,
+        month=month,
+        task_id=task_id,
+        try_number=try_number,
+        error_type=error_type,
+        suite=validation.suite if validation else None,
+        failures=list(validation.failures) if validation else [],
+        data_docs=validation.data_docs if validation else None,
+        log_url=log_url,
+    )
+
+
+def _deadline_alert(context: Mapping[str, Any], dag_id: str, run_id: str, month: str) -> Alert:
+    """A run that had not succeeded when its refresh deadline passed."""
+    deadline = context.get("deadline") or {}
+    dag_run = context.get("dag_run")
+    deadline_time = _value(deadline, "deadline_time")
+    after_hours = _value(deadline, "after_hours")
+    state = _value(dag_run, "state") or "unknown"
+    url = _run_url(dag_id, run_id)
+    within = f" (within {after_hours:g} h of being queued)" if after_hours else ""
+    lines = [
+        f"DAG: {dag_id}",
+        f"Run: {run_id}",
+        f"Month: {month}",
+        f"The refresh of {month} has not succeeded by its deadline {deadline_time}{within}.",
+        f"Run state: {state}",
+        "The month's published views may be stale or missing; check the run's failed or "
+        "still-running tasks.",
+        f"Run: {url or 'not available'}",
+    ]
+    return Alert(
+        subject=f"[credit-risk] {dag_id} {month}: refresh missed its deadline (run {state})",
+        text="\n".join(lines),
+        dag_id=dag_id,
+        run_id=run_id,
+        month=month,
+        task_id=None,
+        try_number=None,
+        error_type=MISSED_DEADLINE,
+        log_url=url,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Rendering for each channel
+# --------------------------------------------------------------------------------------------
+
+
+def _slack_escape(text: str) -> str:
+    """Slack parses ``&``, ``<`` and ``>`` as markup; observed values may contain them."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def slack_payload(alert: Alert) -> dict[str, Any]:
+    """The incoming-webhook JSON: ``text`` (full, for notifications) and Block Kit blocks."""
+    body = _slack_escape(alert.text)
+    if len(body) > _SLACK_SECTION_CHARS:
+        body = body[:_SLACK_SECTION_CHARS] + "\n[...] (full text in the email and the log)"
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": alert.subject[:150]}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": f"```{body}```"}},
+    ]
+    if alert.log_url:
+        blocks.append(
+            {
+                "type": "context",
+                "elements": [{"type": "mrkdwn", "text": f"<{alert.log_url}|Open in Airflow>"}],
+            }
+        )
+    return {
+        "text": f"{_slack_escape(alert.subject)}\n{_slack_escape(alert.text)}",
+        "blocks": blocks,
+    }
+
+
+def email_html(alert: Alert) -> str:
+    """The email body: the plain text kept as is (``<pre>``), escaped; the log as a link."""
+    link = ""
+    if alert.log_url:
+        url = html.escape(alert.log_url, quote=True)
+        link = f'<p><a href="{url}">Open in Airflow</a></p>'
+    return f"<pre>{html.escape(alert.text)}</pre>{link}"
+
+
+# --------------------------------------------------------------------------------------------
+# Channels and sending
+# --------------------------------------------------------------------------------------------
+
+
+def alert_recipients() -> list[str]:
+    """``CREDIT_RISK_ALERT_EMAILS`` split on commas (or semicolons), blanks dropped."""
+    raw = os.environ.get(EMAILS_ENV, "").replace(";", ",")
+    return [address.strip() for address in raw.split(",") if address.strip()]
+
+
+def smtp_conn_id() -> str:
+    return os.environ.get(SMTP_CONN_ID_ENV, "").strip() or DEFAULT_SMTP_CONN_ID
+
+
+def slack_conn_id() -> str:
+    return os.environ.get(SLACK_CONN_ID_ENV, "").strip() or DEFAULT_SLACK_CONN_ID
+
+
+def _connection_exists(conn_id: str) -> bool:
+    """Whether Airflow knows the connection (env vars, secrets backends, metadata DB).
+
+    Anything but a clean "not found" counts as existing, so the send is tried and its error is
+    logged with the alert, rather than the channel being skipped without a trace.
+    """
+    from airflow.sdk import BaseHook
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    try:
+        BaseHook.get_connection(conn_id)
+    except AirflowNotFoundException:
+        return False
+    except Exception:
+        log.warning("could not look up connection %r; trying it anyway", conn_id, exc_info=True)
+    return True
+
+
+def send_email(alert: Alert, conn_id: str, recipients: Sequence[str]) -> None:
+    """Send through the SMTP provider's hook.
+
+    The hook, not ``SmtpNotifier``: the notifier renders subject and body as Jinja templates,
+    and an observed value containing ``{{`` would break (or inject into) the alert.
+    """
+    from airflow.providers.smtp.hooks.smtp import SmtpHook
+
+    with SmtpHook(smtp_conn_id=conn_id) as hook:
+        sender = os.environ.get(FROM_EMAIL_ENV, "").strip() or hook.from_email or DEFAULT_FROM_EMAIL
+        hook.send_email_smtp(
+            to=list(recipients),
+            from_email=sender,
+            subject=alert.subject,
+            html_content=email_html(alert),
+        )
+
+
+def send_slack(alert: Alert, conn_id: str) -> None:
+    """Post to a Slack incoming webhook through the Slack provider (raises on non-200)."""
+    from airflow.providers.slack.hooks.slack_webhook import SlackWebhookHook
+
+    payload = slack_payload(alert)
+    SlackWebhookHook(slack_webhook_conn_id=conn_id).send(
+        text=payload["text"], blocks=payload["blocks"]
+    )
+
+
+def configured_channels() -> dict[str, Callable[[Alert], None]]:
+    """The channels that can be tried now, by name; each takes the alert and may raise."""
+    channels: dict[str, Callable[[Alert], None]] = {}
+    recipients = alert_recipients()
+    email_conn = smtp_conn_id()
+    if recipients:
+        if _connection_exists(email_conn):
+            channels["email"] = lambda alert: send_email(alert, email_conn, recipients)
+        else:
+            log.warning(
+                "%s is set but SMTP connection %r does not exist: no email alert",
+                EMAILS_ENV,
+                email_conn,
+            )
+    slack_conn = slack_conn_id()
+    if _connection_exists(slack_conn):
+        channels["slack"] = lambda alert: send_slack(alert, slack_conn)
+    return channels
+
+
+def send_alert(alert: Alert) -> list[str]:
+    """Send to every configured channel; never raises.
+
+    A channel that fails is logged at ERROR with the full alert and the others are still tried;
+    with no channel at all the alert is logged at ERROR, so it is never silently dropped.
+
+    Returns:
+        The names of the channels that accepted the alert.
+    """
+    delivered: list[str] = []
+    try:
+        channels = configured_channels()
+    except Exception:
+        log.exception("could not determine the alert channels")
+        channels = {}
+    if not channels:
+        log.error(
+            "no on-call alert channel configured (set %s and the SMTP connection %r, or the "
+            "Slack connection %r); the alert was NOT sent:\n%s\n%s",
+            EMAILS_ENV,
+            smtp_conn_id(),
+            slack_conn_id(),
+            alert.subject,
+            alert.text,
+        )
+        return delivered
+    for name, send in channels.items():
+        try:
+            send(alert)
+        except Exception as error:
+            log.error(
+                "on-call alert via %s failed (%s: %s); the alert was:\n%s\n%s",
+                name,
+                type(error).__name__,
+                error,
+                alert.subject,
+                alert.text,
+            )
+        else:
+            delivered.append(name)
+            log.info("on-call alert sent via %s: %s", name, alert.subject)
+    return delivered
+
+
+def _fallback_alert(context: Mapping[str, Any], problem: BaseException) -> Alert:
+    """A minimal alert when the context could not be read: a vague page beats none."""
+    return Alert(
+        subject="[credit-risk] a credit-risk run failed (alert details unavailable)",
+        text=f"The alert could not be built ({type(problem).__name__}: {problem}).\n"
+        f"Context keys: {sorted(map(str, context))}\nException: {context.get('exception')!r}",
+        dag_id="unknown DAG",
+        run_id="unknown run",
+        month="unknown",
+        task_id=None,
+        try_number=None,
+        error_type=type(problem).__name__,
+    )
+
+
+def _build_or_fallback(context: Mapping[str, Any]) -> Alert:
+    try:
+        return build_alert(context)
+    except Exception as problem:
+        log.exception("could not build the on-call alert; sending a minimal one")
+        return _fallback_alert(context, problem)
+
+
+class OnCallNotifier(BaseNotifier):
+    """``on_failure_callback`` that pages on-call through every configured channel.
+
+    Use it in ``default_args`` so each task's final failure (after its retries) is reported with
+    its exception; a DAG-level callback has no exception and runs in the DAG processor.
+    No template fields: alert text carries data values and must not be rendered as Jinja.
+    """
+
+    template_fields: Sequence[str] = ()
+
+    def notify(self, context: Any) -> None:
+        """Build and send the alert; any error is logged, never raised into the task runner."""
+        try:
+            send_alert(_build_or_fallback(context))
+        except Exception:  # send_alert does not raise; this guards against the unforeseen
+            log.exception("on-call alert failed")
+
+
+# --------------------------------------------------------------------------------------------
+# Refresh deadline
+# --------------------------------------------------------------------------------------------
+
+
+def refresh_deadline() -> dt.timedelta | None:
+    """``CREDIT_RISK_REFRESH_DEADLINE_HOURS`` (default 72) as a timedelta; ``0`` turns it off.
+
+    Turning it off exists for one reason: Airflow 3.3.2's ``airflow dags test`` / ``dag.test()``
+    crash after a *successful* run of a DAG that has a deadline (apache/airflow#73428, open; the
+    scheduler is not affected). The local demo and the test suite set it to 0; production
+    leaves it on.
+
+    Raises:
+        ValueError: the value is negative or not a number; failing the DAG import shows the
+            typo in the UI instead of silently never alerting.
+    """
+    raw = os.environ.get(DEADLINE_HOURS_ENV, "").strip()
+    try:
+        hours = float(raw) if raw else DEFAULT_DEADLINE_HOURS
+    except ValueError:
+        hours = -1.0
+    if hours < 0:
+        raise ValueError(f"{DEADLINE_HOURS_ENV} must be a number of hours >= 0, got {raw!r}")
+    return dt.timedelta(hours=hours) if hours > 0 else None
+
+
+async def notify_missed_deadline(context: Mapping[str, Any] | None = None, **kwargs: Any) -> None:
+    """Deadline callback, run by the triggerer (``AsyncCallback``) when a run is late.
+
+    The triggerer calls it with ``context={"dag_run": ..., "deadline": ...}`` plus the
+    callback's kwargs. Sending uses the same synchronous hooks as task alerts, in a worker
+    thread so the triggerer's event loop is never blocked.
+
+    Args:
+        context: The deadline context built by the scheduler.
+        **kwargs: The ``AsyncCallback`` kwargs; ``after_hours`` is quoted in the alert.
+    """
+    try:
+        merged = dict(context or {})
+        merged["deadline"] = {**dict(merged.get("deadline") or {}), **kwargs}
+        alert = _build_or_fallback(merged)
+        await asyncio.to_thread(send_alert, alert)
+    except Exception:
+        log.exception("missed-deadline alert failed")
+
+
+def missed_refresh_deadline(after: dt.timedelta | None = None) -> DeadlineAlert | None:
+    """Alert when a run has not succeeded ``after`` its month closed.
+
+    The reference is ``DAGRUN_QUEUED_AT``. A scheduled run of the monthly data-interval
+    timetable is created and queued as soon as its month closes (at the data interval end), so
+    queued time + ``after`` is "``after`` past month close". ``DAGRUN_LOGICAL_DATE`` would be
+    wrong: for interval timetables the logical date is the interval *start*, a month before the
+    run exists, so every run would be born late and page at once. For manual runs and backfills
+    of old months the clock starts when they are queued, which is what on-call needs. Airflow
+    drops the deadline when the run succeeds; a failed run still pages when it passes.
+
+    Args:
+        after: The grace period; default ``CREDIT_RISK_REFRESH_DEADLINE_HOURS`` (72 h).
+    """
+    after = refresh_deadline() if after is None else after
+    if after is None:
+        return None
+    return DeadlineAlert(
+        reference=DeadlineReference.DAGRUN_QUEUED_AT,
+        interval=after,
+        callback=AsyncCallback(
+            notify_missed_deadline, kwargs={"after_hours": after.total_seconds() / 3600}
+        ),
+        name="credit_risk_refresh_deadline",
+    )

@@ -1,0 +1,47 @@
+"""What a failed validation tells the people who must act on it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class FailedExpectation:
+    """One expectation that did not hold, with what was observed."""
+
+    expectation: str
+    """The expectation type, e.g. ``expect_column_values_to_not_be_null``."""
+    column: str | None
+    """The column it checks, if any."""
+    observed: str
+    """What was observed (unexpected count and sample values, or the observed value)."""
+    description: str = ""
+    """What the expectation guards against, in plain words."""
+
+
+@dataclass
+class ValidationFailedError(Exception):
+    """A suite failed because the data is wrong: not retryable, and on-call must be told.
+
+    The string form is the readable summary that ends up in the task log and in alerts.
+    """
+
+    suite: str
+    month: str
+    failures: list[FailedExpectation] = field(default_factory=list)
+    evaluated: int = 0
+    data_docs: str | None = None
+
+    def __str__(self) -> str:
+        lines = [
+            f"validation suite {self.suite!r} failed for {self.month}: "
+            f"{len(self.failures)} of {self.evaluated} expectations failed"
+        ]
+        for failure in self.failures:
+            where = f" on {failure.column}" if failure.column else ""
+            lines.append(f"  - {failure.expectation}{where}: {failure.observed}")
+            if failure.description:
+                lines.append(f"      ({failure.description})")
+        if self.data_docs:
+            lines.append(f"Data Docs: {self.data_docs}")
+        return "\n".join(lines)

@@ -1,0 +1,293 @@
+"""Run Great Expectations suites, build their Data Docs, record the run, raise on failure.
+
+Why an ephemeral context: suites are code (one module per stage), so nothing needs to persist in
+a ``great_expectations.yml``; each validation gets its own Data Docs site under
+``CREDIT_RISK_DATA_DOCS_DIR/<month>/<stage>/`` so a rerun replaces its own pages and an alert
+can point at them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from credit_risk.quality.errors import FailedExpectation, ValidationFailedError
+from credit_risk.settings import get_settings
+from credit_risk.warehouse.db import Warehouse, connect
+
+log = logging.getLogger(__name__)
+
+ALL_MONTHS = "all"
+"""Partition label of a validation that covers every month (a whole-file input check)."""
+
+
+@dataclass
+class Dataset:
+    """One batch to validate and the expectations that apply to it.
+
+    Exactly one of ``frame`` (pandas) or ``query`` (SQL on the warehouse) is set.
+    """
+
+    name: str
+    expectations: list
+    frame: pd.DataFrame | None = None
+    query: str | None = None
+
+
+@dataclass
+class SuiteResult:
+    """The outcome of one stage's validation."""
+
+    suite: str
+    stage: str
+    month: str
+    success: bool
+    evaluated: int
+    failures: list[FailedExpectation] = field(default_factory=list)
+    data_docs: str | None = None
+    errored: int = 0
+    """Expectations that raised instead of evaluating (a lost connection looks like this)."""
+
+    def error(self) -> ValidationFailedError:
+        """The exception that carries this failure to the task log and the alerts."""
+        return ValidationFailedError(
+            suite=self.suite,
+            month=self.month,
+            failures=self.failures,
+            evaluated=self.evaluated,
+            data_docs=self.data_docs,
+        )
+
+    def summary(self) -> str:
+        """One readable paragraph, whatever the outcome."""
+        if self.success:
+            return (
+                f"validation suite {self.suite!r} passed for {self.month}: "
+                f"{self.evaluated} expectations met. Data Docs: {self.data_docs}"
+            )
+        return str(self.error())
+
+
+def _quiet_gx():
+    # GX logs a warning per cross-table query and draws progress bars: noise in task logs.
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+    logging.getLogger("great_expectations").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", module="great_expectations")
+
+
+def _context(docs_dir: Path):
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import (
+        DataContextConfig,
+        InMemoryStoreBackendDefaults,
+    )
+
+    _quiet_gx()
+    # no default temporary docs site: only ours, in the project folder
+    config = DataContextConfig(
+        store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False)
+    )
+    context = gx.get_context(mode="ephemeral", project_config=config)
+    context.variables.progress_bars = {"globally": False}
+    docs_dir.mkdir(parents=True, exist_ok=True)
+    context.add_data_docs_site(
+        "credit_risk",
+        {
+            "class_name": "SiteBuilder",
+            "store_backend": {
+                "class_name": "TupleFilesystemStoreBackend",
+                "base_directory": str(docs_dir),
+            },
+            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+        },
+    )
+    return context
+
+
+def _raised(result) -> bool:
+    info = result.exception_info or {}
+    if info.get("raised_exception"):
+        return True
+    return any(isinstance(item, dict) and item.get("raised_exception") for item in info.values())
+
+
+def _observed(result) -> str:
+    """What the expectation saw, in words an on-call engineer can act on."""
+    if result.exception_info and result.exception_info.get("raised_exception"):
+        return f"could not be evaluated: {result.exception_info.get('exception_message')}"
+    for info in (result.exception_info or {}).values():
+        if isinstance(info, dict) and info.get("raised_exception"):
+            return f"could not be evaluated: {info.get('exception_message')}"
+    details = result.result or {}
+    if "unexpected_count" in details and details.get("element_count") is not None:
+        sample = [_plain(value) for value in (details.get("partial_unexpected_list") or [])[:5]]
+        return (
+            f"{int(details['unexpected_count'])} of {details['element_count']} rows unexpected "
+            f"({details.get('unexpected_percent') or 0:.2f}%), e.g. {sample}"
+        )
+    if result.expectation_config.type == "unexpected_rows_expectation":
+        return f"{details.get('observed_value')} unexpected rows"
+    if "observed_value" in details:
+        return f"observed {_plain(details['observed_value'])}"
+    return json.dumps(details, default=str)[:300]
+
+
+def _plain(value):
+    if hasattr(value, "item"):
+        return value.item()
+    if isinstance(value, float):
+        return round(value, 6)
+    return str(value) if not isinstance(value, int | str) else value
+
+
+def _column_of(config) -> str | None:
+    kwargs = config.kwargs or {}
+    if "column" in kwargs:
+        return kwargs["column"]
+    if "column_list" in kwargs:
+        return ", ".join(kwargs["column_list"])
+    return None
+
+
+def run_suite(
+    stage: str,
+    month: str | None,
+    datasets: list[Dataset],
+    *,
+    warehouse: Warehouse | None = None,
+    docs_root: Path | None = None,
+) -> SuiteResult:
+    """Validate every dataset with its expectations; build Data Docs; return the outcome."""
+    import great_expectations as gx
+
+    month = month or ALL_MONTHS
+    docs_dir = (docs_root or get_settings().data_docs_dir) / month / stage
+    context = _context(docs_dir)
+    definitions = []
+    batch_parameters: dict[str, dict] = {}
+    pandas_source = sql_source = None
+    for dataset in datasets:
+        if dataset.frame is not None:
+            pandas_source = pandas_source or context.data_sources.add_pandas("extract")
+            asset = pandas_source.add_dataframe_asset(dataset.name)
+            batch = asset.add_batch_definition_whole_dataframe(dataset.name)
+            batch_parameters[dataset.name] = {"dataframe": dataset.frame}
+        else:
+            if warehouse is None:
+                raise ValueError(f"dataset {dataset.name} is a query but no warehouse was given")
+            sql_source = sql_source or context.data_sources.add_sql(
+                "warehouse",
+                connection_string=warehouse.sqlalchemy_url().render_as_string(hide_password=False),
+            )
+            asset = sql_source.add_query_asset(dataset.name, query=dataset.query.strip())
+            batch = asset.add_batch_definition_whole_table(dataset.name)
+            batch_parameters[dataset.name] = {}
+        suite = context.suites.add(gx.ExpectationSuite(name=f"{stage}.{dataset.name}"))
+        for expectation in dataset.expectations:
+            suite.add_expectation(expectation)
+        definitions.append(
+            (
+                dataset.name,
+                context.validation_definitions.add(
+                    gx.ValidationDefinition(name=f"{stage}.{dataset.name}", data=batch, suite=suite)
+                ),
+            )
+        )
+
+    failures: list[FailedExpectation] = []
+    evaluated = errored = 0
+    for name, definition in definitions:
+        result = definition.run(
+            batch_parameters=batch_parameters[name] or None,
+            result_format={"result_format": "SUMMARY", "partial_unexpected_count": 5},
+        )
+        evaluated += result.statistics["evaluated_expectations"]
+        for outcome in result.results:
+            if not outcome.success:
+                config = outcome.expectation_config
+                errored += _raised(outcome)
+                failures.append(
+                    FailedExpectation(
+                        expectation=config.type,
+                        column=_column_of(config),
+                        observed=_observed(outcome),
+                        description=config.description or f"{name} dataset",
+                    )
+                )
+    context.build_data_docs(site_names=["credit_risk"])
+    index = docs_dir / "index.html"
+    outcome = SuiteResult(
+        suite=stage,
+        stage=stage,
+        month=month,
+        success=not failures,
+        evaluated=evaluated,
+        failures=failures,
+        data_docs=str(index) if index.is_file() else None,
+        errored=errored,
+    )
+    log.info(outcome.summary())
+    return outcome
+
+
+def ping(warehouse: Warehouse) -> None:
+    """Raise ``WarehouseError`` when the warehouse does not answer."""
+    with connect(warehouse) as conn:
+        conn.cursor().execute("select 1")
+
+
+def record(warehouse: Warehouse, result: SuiteResult, run_id: str | None) -> None:
+    """Append the outcome to ``validation_runs`` (the dashboard shows the latest)."""
+    from credit_risk.warehouse.build import ensure_tables
+
+    failures = [failure.__dict__ for failure in result.failures]
+    with connect(warehouse) as conn:
+        ensure_tables(conn)
+        conn.cursor().execute(
+            "insert into validation_runs (suite, stage, partition_month, is_success, "
+            "evaluated_expectations, failed_expectations, data_docs_path, failures, run_id) "
+            "values (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            (
+                result.suite,
+                result.stage,
+                result.month,
+                result.success,
+                result.evaluated,
+                len(result.failures),
+                result.data_docs,
+                json.dumps(failures, default=str) if failures else None,
+                run_id,
+            ),
+        )
+        conn.commit()
+
+
+def validate_and_record(
+    run: Callable[[], SuiteResult],
+    warehouse: Warehouse | None,
+    run_id: str | None,
+    *,
+    raise_on_failure: bool = True,
+) -> SuiteResult:
+    """Run a suite, record it when there is a warehouse, and raise when the data is wrong.
+
+    Raises:
+        ValidationFailedError: the data broke an expectation (retrying cannot help).
+        WarehouseError: expectations could not be evaluated because the warehouse stopped
+            answering (retryable), told apart from data errors by pinging it.
+    """
+    result = run()
+    if result.errored and warehouse is not None:
+        ping(warehouse)
+    if warehouse is not None:
+        record(warehouse, result, run_id)
+    if raise_on_failure and not result.success:
+        raise result.error()
+    return result

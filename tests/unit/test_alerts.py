@@ -1,0 +1,285 @@
+"""The alert text on-call reads, built from plain dict contexts (no Airflow run needed)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import textwrap
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from airflow.sdk.exceptions import AirflowFailException
+
+from credit_risk.alerts import (
+    MISSED_DEADLINE,
+    build_alert,
+    email_html,
+    find_validation_error,
+    missed_refresh_deadline,
+    notify_missed_deadline,
+    refresh_deadline,
+    slack_payload,
+)
+from credit_risk.contract import ExtractRefusedError
+from credit_risk.quality.errors import FailedExpectation, ValidationFailedError
+
+DAG_ID = "credit_risk_monthly"
+RUN_ID = "scheduled__2024-04-01T00:00:00+00:00"
+DATA_DOCS = "/opt/airflow/gx/uncommitted/data_docs/local_site/index.html"
+LOG_URL = "http://airflow.example/dags/credit_risk_monthly/runs/x/tasks/validate_statements"
+
+FAILURES = [
+    FailedExpectation(
+        expectation="expect_column_values_to_not_be_null",
+        column="customer_id",
+        observed="3 unexpected values (0.5%), e.g. row 17, 42, 99",
+        description="every statement belongs to a customer",
+    ),
+    FailedExpectation(
+        expectation="expect_column_mean_to_be_between",
+        column="credit_limit",
+        observed="observed mean 81234.5, expected 1000 .. 50000",
+    ),
+]
+
+
+def validation_failure() -> AirflowFailException:
+    """What a validation task raises: the fail-now signal caused by the validation error."""
+    error = ValidationFailedError(
+        suite="statements_monthly",
+        month="2024-03",
+        failures=list(FAILURES),
+        evaluated=14,
+        data_docs=DATA_DOCS,
+    )
+    try:
+        try:
+            raise error
+        except ValidationFailedError as cause:
+            raise AirflowFailException(f"ValidationFailedError: {cause}") from cause
+    except AirflowFailException as raised:
+        return raised
+
+
+def task_context(exception, task_id: str = "validate_statements") -> dict:
+    """A task failure callback context reduced to the keys Airflow 3.3 provides and we use."""
+    return {
+        "dag": SimpleNamespace(dag_id=DAG_ID),
+        "dag_run": SimpleNamespace(dag_id=DAG_ID, run_id=RUN_ID),
+        "run_id": RUN_ID,
+        "ti": SimpleNamespace(
+            dag_id=DAG_ID, run_id=RUN_ID, task_id=task_id, try_number=1, log_url=LOG_URL
+        ),
+        "data_interval_start": dt.datetime(2024, 3, 1, tzinfo=dt.UTC),
+        "data_interval_end": dt.datetime(2024, 4, 1, tzinfo=dt.UTC),
+        "exception": exception,
+    }
+
+
+def test_a_validation_failure_names_run_month_suite_expectations_and_data_docs():
+    alert = build_alert(task_context(validation_failure()))
+
+    for expected in (DAG_ID, RUN_ID, "2024-03", "statements_monthly", DATA_DOCS, LOG_URL):
+        assert expected in alert.text, expected
+    for failure in FAILURES:
+        assert failure.expectation in alert.text
+        assert failure.observed in alert.text
+        assert failure.column in alert.text
+    assert "every statement belongs to a customer" in alert.text
+    assert "2 of 14" in alert.text
+    assert "statements_monthly" in alert.subject and "2024-03" in alert.subject
+    assert DAG_ID in alert.subject
+    assert (alert.dag_id, alert.run_id, alert.month) == (DAG_ID, RUN_ID, "2024-03")
+    assert (alert.task_id, alert.try_number) == ("validate_statements", 1)
+    assert alert.error_type == "ValidationFailedError"
+    assert alert.suite == "statements_monthly"
+    assert alert.failures == FAILURES
+    assert alert.data_docs == DATA_DOCS
+    assert alert.log_url == LOG_URL
+
+
+def test_each_observed_value_sits_under_its_expectation():
+    text = build_alert(task_context(validation_failure())).text
+    block = text[text.index("Failed expectations:") :]
+    assert block.index(FAILURES[0].expectation) < block.index(FAILURES[0].observed)
+    assert block.index(FAILURES[0].observed) < block.index(FAILURES[1].expectation)
+    assert block.index(FAILURES[1].expectation) < block.index(FAILURES[1].observed)
+
+
+def test_a_generic_exception_names_the_task_error_and_the_month_of_the_interval():
+    alert = build_alert(task_context(ConnectionError("MySQL server has gone away"), "load_month"))
+
+    for expected in (DAG_ID, RUN_ID, "2024-03", "load_month", "MySQL server has gone away"):
+        assert expected in alert.text, expected
+    assert alert.error_type == "ConnectionError"
+    assert "load_month" in alert.subject and "ConnectionError" in alert.subject
+    assert alert.suite is None and alert.failures == [] and alert.data_docs is None
+
+
+def test_a_wrapped_data_error_reports_its_root_cause():
+    try:
+        try:
+            raise ExtractRefusedError(Path("2024-03.csv"), 12, "credit_limit", "negative")
+        except ExtractRefusedError as cause:
+            raise AirflowFailException(f"ExtractRefusedError: {cause}") from cause
+    except AirflowFailException as raised:
+        alert = build_alert(task_context(raised, "load_month"))
+
+    assert alert.error_type == "ExtractRefusedError"
+    assert (
+        "Caused by: ExtractRefusedError: 2024-03.csv: line 12, field 'credit_limit'" in alert.text
+    )
+
+
+def test_the_validation_error_is_found_behind_an_implicit_context_too():
+    try:
+        try:
+            raise ValidationFailedError(suite="s", month="2024-03")
+        except ValidationFailedError:
+            raise RuntimeError("wrapped without 'from'")  # noqa: B904
+    except RuntimeError as raised:
+        assert find_validation_error(raised).suite == "s"
+    assert find_validation_error(ValueError("x")) is None
+    assert find_validation_error("a string exception") is None
+    assert find_validation_error(None) is None
+
+
+def test_a_context_without_exception_or_interval_still_gives_an_alert():
+    alert = build_alert({"ti": SimpleNamespace(task_id="t", try_number=2)})
+    assert alert.month == "unknown"
+    assert alert.error_type == "UnknownError"
+    assert "no exception in the context" in alert.text
+
+
+def test_a_deadline_context_names_the_month_the_deadline_and_the_run_state():
+    # The shape the scheduler builds: DAGRunResponse.model_dump(mode="json") plus the deadline.
+    context = {
+        "dag_run": {
+            "dag_id": DAG_ID,
+            "dag_run_id": RUN_ID,
+            "logical_date": "2024-03-01T00:00:00Z",
+            "data_interval_start": "2024-03-01T00:00:00Z",
+            "data_interval_end": "2024-04-01T00:00:00Z",
+            "state": "running",
+        },
+        "deadline": {"id": "0190", "deadline_time": "2024-04-04T00:00:00Z", "after_hours": 72.0},
+    }
+    alert = build_alert(context)
+
+    assert (alert.dag_id, alert.run_id, alert.month) == (DAG_ID, RUN_ID, "2024-03")
+    assert alert.error_type == MISSED_DEADLINE
+    assert alert.task_id is None
+    assert "2024-04-04T00:00:00Z" in alert.text
+    assert "72 h" in alert.text
+    assert "running" in alert.text
+    assert "deadline" in alert.subject
+    assert alert.log_url.endswith(
+        f"/dags/{DAG_ID}/runs/scheduled__2024-04-01T00%3A00%3A00%2B00%3A00"
+    )
+
+
+def test_the_slack_payload_carries_the_text_and_escapes_slack_markup():
+    failure = FailedExpectation("expect_x", "amount", "values <0 & > limit: 3")
+    error = ValidationFailedError(suite="s", month="2024-03", failures=[failure], evaluated=1)
+    payload = slack_payload(build_alert(task_context(error)))
+
+    assert "values &lt;0 &amp; &gt; limit: 3" in payload["text"]
+    assert "<0" not in payload["text"]
+    assert payload["blocks"][0]["type"] == "header"
+    assert "expect_x" in payload["blocks"][1]["text"]["text"]
+    assert payload["blocks"][-1]["elements"][0]["text"] == f"<{LOG_URL}|Open in Airflow>"
+
+
+def test_the_email_body_keeps_the_text_and_escapes_html():
+    failure = FailedExpectation("expect_x", None, "<script>alert(1)</script>")
+    error = ValidationFailedError(suite="s", month="2024-03", failures=[failure], evaluated=1)
+    body = email_html(build_alert(task_context(error)))
+
+    assert "&lt;script&gt;" in body and "<script>" not in body
+    assert body.startswith("<pre>")
+
+
+def test_the_refresh_deadline_comes_from_the_environment(monkeypatch):
+    monkeypatch.delenv("CREDIT_RISK_REFRESH_DEADLINE_HOURS", raising=False)
+    assert refresh_deadline() == dt.timedelta(hours=72)
+    monkeypatch.setenv("CREDIT_RISK_REFRESH_DEADLINE_HOURS", "36.5")
+    assert refresh_deadline() == dt.timedelta(hours=36.5)
+    assert missed_refresh_deadline().interval == dt.timedelta(hours=36.5)
+    for wrong in ("-3", "soon"):
+        monkeypatch.setenv("CREDIT_RISK_REFRESH_DEADLINE_HOURS", wrong)
+        with pytest.raises(ValueError):
+            refresh_deadline()
+    # 0 turns it off (the workaround for apache/airflow#73428 in dags test)
+    monkeypatch.setenv("CREDIT_RISK_REFRESH_DEADLINE_HOURS", "0")
+    assert refresh_deadline() is None
+    assert missed_refresh_deadline() is None
+
+
+def test_the_deadline_counts_from_the_queued_run_and_calls_back_in_the_triggerer():
+    from airflow.sdk import AsyncCallback, DeadlineReference
+
+    alert = missed_refresh_deadline(dt.timedelta(hours=48))
+
+    assert alert.reference == DeadlineReference.DAGRUN_QUEUED_AT
+    assert alert.interval == dt.timedelta(hours=48)
+    assert isinstance(alert.callback, AsyncCallback)
+    assert alert.callback.path == "credit_risk.alerts.notify_missed_deadline"
+    assert alert.callback.kwargs == {"after_hours": 48.0}
+
+
+def test_a_dag_with_the_notifier_and_the_deadline_parses_and_serializes(tmp_path, monkeypatch):
+    from airflow.dag_processing.dagbag import DagBag
+
+    monkeypatch.setenv("CREDIT_RISK_REFRESH_DEADLINE_HOURS", "72")
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    (tmp_path / "alerting_probe.py").write_text(
+        textwrap.dedent(
+            """
+            import pendulum
+            from airflow.sdk import CronDataIntervalTimetable, dag, task
+
+            from credit_risk.alerts import OnCallNotifier, missed_refresh_deadline
+
+
+            @dag(
+                dag_id="alerting_probe",
+                schedule=CronDataIntervalTimetable("@monthly", timezone="UTC"),
+                start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
+                catchup=False,
+                default_args={"on_failure_callback": OnCallNotifier()},
+                deadline=missed_refresh_deadline(),
+            )
+            def alerting_probe():
+                @task
+                def noop():
+                    return None
+
+                noop()
+
+
+            alerting_probe()
+            """
+        )
+    )
+    dagbag = DagBag(dag_folder=str(tmp_path))
+
+    assert dagbag.import_errors == {}
+    dag = dagbag.dags["alerting_probe"]
+    assert len(dag.deadline) == 1
+    assert dag.tasks[0].has_on_failure_callback
+    # the DAG processor stores the deadline serialized; the callback travels as its import path
+    serialized = DagSerialization.to_dict(dag)
+    assert "credit_risk.alerts.notify_missed_deadline" in str(serialized)
+
+
+def test_the_deadline_callback_never_raises(monkeypatch, caplog):
+    import asyncio
+
+    for name in ("CREDIT_RISK_ALERT_EMAILS", "AIRFLOW_CONN_SMTP_DEFAULT"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("CREDIT_RISK_ALERT_SLACK_CONN_ID", "credit_risk_slack_not_configured")
+
+    asyncio.run(notify_missed_deadline(context={"dag_run": "garbage", "deadline": None}))
+
+    assert any(record.levelname == "ERROR" for record in caplog.records)
