@@ -9,7 +9,10 @@ transactions_in as (
         customer_id,
         transaction_date,
         statement_month,
-        amount
+        amount,
+        transaction_type,
+        merchant_category,
+        channel
     from transactions
 ),
 
@@ -37,6 +40,9 @@ final as (
         transactions_in.transaction_date,
         transactions_in.statement_month as month,
         transactions_in.amount as transaction_amount,
+        transactions_in.transaction_type,
+        transactions_in.merchant_category,
+        transactions_in.channel,
         statements_in.credit_limit,
         statements_in.outstanding_balance,
         rolling.rolling_3_month_avg as rolling_3m_avg_spend
@@ -57,6 +63,9 @@ select
     transaction_date,
     month,
     transaction_amount,
+    transaction_type,
+    merchant_category,
+    channel,
     credit_limit,
     outstanding_balance,
     rolling_3m_avg_spend

@@ -1,0 +1,591 @@
+"""Load benchmark: the project's load path against pandas ``to_sql`` and the client's LOAD DATA.
+
+One run loads the same realistic extract (about 1M transactions) three ways, each into its own
+throwaway database:
+
+- ``project``: ``load_extract`` end to end: parse, contract checks, quarantine, bulk load of
+  customers + statements + transactions in one database transaction (into the real tables,
+  secondary index included).
+- ``to_sql``: ``pandas.read_csv`` of transactions.csv, then ``DataFrame.to_sql`` into a table
+  with only a primary key.
+- ``cli``: the ``mariadb``/``mysql`` client's own ``LOAD DATA LOCAL INFILE`` of transactions.csv
+  into a table with only a primary key: what the server can do at best, no checks at all.
+
+It prints rows/s and the ratios, and whether the targets hold (project >= 0.9x cli and >= 4x
+to_sql). It is a measurement, not a test: the exit code is 0 whatever the figures.
+
+    python benchmarks/load_benchmark.py                       # 1M transactions, one repeat
+    python benchmarks/load_benchmark.py --transactions 200000 --repeat 3 --profile
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import platform
+import secrets
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import MySQLdb
+import pandas as pd
+import sqlalchemy as sa
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy.engine import URL, make_url
+
+from credit_risk import extract as extract_module
+from credit_risk.generate.realistic import generate_realistic
+from credit_risk.warehouse import load as load_module
+from credit_risk.warehouse.db import warehouse_from_url
+from credit_risk.warehouse.load import load_extract
+
+REPO = Path(__file__).resolve().parents[1]
+CACHE_ROOT = REPO / "data" / "bench"
+MONTHS = 12
+START = "2024-01"
+SEED = 42
+TRANSACTIONS_PER_CUSTOMER_MONTH = 3.7
+TO_SQL_CHUNKSIZE = 10_000
+METHODS = ("cli", "project", "to_sql")
+TARGET_VS_CLI = 0.9
+TARGET_VS_TO_SQL = 4.0
+
+# Same columns and types as include/sql/transactions.sql, but only the primary key.
+BARE_TRANSACTIONS_DDL = """
+create table tx (
+    transaction_id varchar(64) not null,
+    customer_id varchar(32) not null,
+    transaction_date date not null,
+    statement_month char(7) not null,
+    amount decimal(14, 2) not null,
+    transaction_type varchar(16) not null,
+    merchant_category varchar(40) null,
+    channel varchar(16) null,
+    primary key (transaction_id)
+) engine = innodb default charset = utf8mb4
+"""
+
+# statement_month is derived and empty optionals become NULL, as the project's load does.
+CLI_LOAD = """
+load data local infile '{path}' into table tx character set utf8mb4
+fields terminated by ',' lines terminated by '\\n' ignore 1 lines
+(transaction_id, customer_id, @transaction_date, amount, transaction_type,
+ @merchant_category, @channel)
+set transaction_date = @transaction_date,
+    statement_month = left(@transaction_date, 7),
+    merchant_category = nullif(@merchant_category, ''),
+    channel = nullif(@channel, '')
+"""
+
+console = Console(width=None if sys.stdout.isatty() else 120, soft_wrap=True)
+app = typer.Typer(add_completion=False)
+
+
+@dataclass
+class Run:
+    """One timed load."""
+
+    method: str
+    rows: int
+    """Transactions loaded."""
+    seconds: float
+    all_rows: int
+    """Every row written (the project also loads statements and customers)."""
+
+    @property
+    def rate(self) -> float:
+        return self.rows / self.seconds
+
+
+# --- server -----------------------------------------------------------------------------------
+
+
+def _connect_args(url: URL, database: str | None = None) -> dict[str, Any]:
+    args: dict[str, Any] = {
+        "host": url.host or "127.0.0.1",
+        "port": url.port or 3306,
+        "user": url.username or "root",
+        "passwd": url.password or "",
+        "charset": "utf8mb4",
+        "local_infile": 1,
+        "autocommit": True,
+    }
+    if database:
+        args["database"] = database
+    if url.query.get("unix_socket"):
+        args["unix_socket"] = url.query["unix_socket"]
+    return args
+
+
+@contextlib.contextmanager
+def _server(url: URL, database: str | None = None) -> Iterator[Any]:
+    conn = MySQLdb.connect(**_connect_args(url, database))
+    try:
+        yield conn.cursor()
+    finally:
+        conn.close()
+
+
+def _scalar(url: URL, sql: str, database: str | None = None) -> Any:
+    with _server(url, database) as cursor:
+        cursor.execute(sql)
+        return cursor.fetchone()[0]
+
+
+def _recreate_database(url: URL, name: str) -> None:
+    with _server(url) as cursor:
+        cursor.execute(f"drop database if exists `{name}`")
+        cursor.execute(f"create database `{name}` character set utf8mb4")
+
+
+def _drop_database(url: URL, name: str) -> None:
+    with _server(url) as cursor:
+        cursor.execute(f"drop database if exists `{name}`")
+
+
+def _innodb_status(url: URL) -> dict[str, int]:
+    with _server(url) as cursor:
+        cursor.execute("show global status like 'Innodb%'")
+        return {name: int(value) for name, value in cursor.fetchall() if value.isdigit()}
+
+
+# --- extract ----------------------------------------------------------------------------------
+
+
+def _extract(customers: int) -> tuple[Path, dict[str, int]]:
+    """The cached realistic extract for ``customers`` customers, generated when missing."""
+    folder = CACHE_ROOT / f"realistic-c{customers}-m{MONTHS}-{START}-s{SEED}"
+    counts_file = folder / "counts.json"
+    if counts_file.is_file():
+        return folder, json.loads(counts_file.read_text())
+    CACHE_ROOT.mkdir(parents=True, exist_ok=True)
+    scratch = CACHE_ROOT / f".{folder.name}.{secrets.token_hex(4)}"
+    console.print(f"generating {customers:,} customers x {MONTHS} months into {folder} ...")
+    started = time.perf_counter()
+    try:
+        counts = generate_realistic(
+            scratch, customers=customers, months=MONTHS, start=START, seed=SEED
+        )
+        (scratch / "counts.json").write_text(json.dumps(counts, indent=2))
+        shutil.rmtree(folder, ignore_errors=True)
+        scratch.rename(folder)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    console.print(f"generated in {time.perf_counter() - started:.1f} s")
+    return folder, counts
+
+
+def _warm(folder: Path) -> None:
+    """Read the files once so no method pays for a cold page cache."""
+    for path in folder.glob("*.csv"):
+        with path.open("rb") as handle:
+            while handle.read(1 << 24):
+                pass
+
+
+# --- methods ----------------------------------------------------------------------------------
+
+
+def run_project(url: URL, database: str, folder: Path) -> Run:
+    warehouse = warehouse_from_url(url.set(database=database).render_as_string(False))
+    started = time.perf_counter()
+    report = load_extract(warehouse, folder)
+    seconds = time.perf_counter() - started
+    audit = report.audit
+    loaded = int(audit.loc[audit["dataset"] == "transactions", "rows_loaded"].sum())
+    if report.rows_quarantined:
+        console.print(f"[yellow]project: {report.rows_quarantined:,} rows quarantined[/]")
+    return Run("project", loaded, seconds, report.rows_loaded)
+
+
+def run_to_sql(url: URL, database: str, folder: Path, limit: int | None, method: str) -> Run:
+    with _server(url, database) as cursor:
+        cursor.execute(BARE_TRANSACTIONS_DDL)
+    engine = sa.create_engine(
+        url.set(drivername="mysql+mysqldb", database=database),
+        connect_args={"charset": "utf8mb4"},
+    )
+    try:
+        with engine.connect():
+            pass  # connect outside the timing, as the CLI's connection is not worth measuring
+        started = time.perf_counter()
+        frame = pd.read_csv(
+            folder / "transactions.csv", dtype=str, keep_default_na=False, nrows=limit
+        )
+        frame["statement_month"] = frame["transaction_date"].str[:7]
+        for column in ("merchant_category", "channel"):
+            frame[column] = frame[column].replace("", None)
+        frame.to_sql(
+            "tx",
+            engine,
+            if_exists="append",
+            index=False,
+            chunksize=TO_SQL_CHUNKSIZE,
+            method="multi" if method == "multi" else None,
+        )
+        seconds = time.perf_counter() - started
+    finally:
+        engine.dispose()
+    rows = int(_scalar(url, "select count(*) from tx", database))
+    if rows != len(frame):
+        console.print(f"[yellow]to_sql: {rows:,} rows in the table, {len(frame):,} sent[/]")
+    return Run("to_sql", rows, seconds, rows)
+
+
+def _client() -> str:
+    client = shutil.which("mariadb") or shutil.which("mysql")
+    if client is None:
+        raise typer.BadParameter("neither the mariadb nor the mysql client is on PATH")
+    return client
+
+
+def run_cli(url: URL, database: str, folder: Path) -> Run:
+    with _server(url, database) as cursor:
+        cursor.execute(BARE_TRANSACTIONS_DDL)
+    path = str(folder / "transactions.csv").replace("\\", "\\\\").replace("'", "\\'")
+    command = [
+        _client(),
+        "--local-infile=1",
+        "--batch",
+        "--default-character-set=utf8mb4",
+        f"--host={url.host or '127.0.0.1'}",
+        f"--port={url.port or 3306}",
+        f"--user={url.username or 'root'}",
+    ]
+    if url.query.get("unix_socket"):
+        command.append(f"--socket={url.query['unix_socket']}")
+    command += [database, "-e", CLI_LOAD.format(path=path)]
+    env = dict(os.environ)
+    if url.password:
+        env["MYSQL_PWD"] = url.password  # not on the command line, where ps would show it
+    started = time.perf_counter()
+    result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    seconds = time.perf_counter() - started
+    if result.returncode:
+        raise RuntimeError(f"{command[0]} failed ({result.returncode}): {result.stderr.strip()}")
+    rows = int(_scalar(url, "select count(*) from tx", database))
+    return Run("cli", rows, seconds, rows)
+
+
+# --- profile of the project path ---------------------------------------------------------------
+
+
+class PhaseTimer:
+    """Wall time spent in named functions of the load modules, patched for one run."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = defaultdict(float)
+        self.missing: list[str] = []
+        self._patched: list[tuple[Any, str, Any]] = []
+
+    def add(self, key: str, seconds: float) -> None:
+        self.seconds[key] += seconds
+
+    def timed(self, key: Callable[..., str] | str, function: Callable[..., Any]) -> Callable:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            name = key(*args, **kwargs) if callable(key) else key
+            started = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                self.add(name, time.perf_counter() - started)
+
+        return wrapper
+
+    def patch(self, module: Any, name: str, key: Callable[..., str] | str | None = None) -> None:
+        original = getattr(module, name, None)
+        if original is None:
+            self.missing.append(f"{module.__name__}.{name}")
+            return
+        self._patched.append((module, name, original))
+        setattr(module, name, self.timed(key or name, original))
+
+    def patch_connect(self) -> None:
+        """Time ensure_database + connect, and the final commit."""
+        original = load_module.connect
+        timer = self
+
+        @contextlib.contextmanager
+        def connect(warehouse: Any) -> Iterator[Any]:
+            started = time.perf_counter()
+            with original(warehouse) as conn:
+                timer.add("connect", time.perf_counter() - started)
+                conn.commit = timer.timed("commit", conn.commit)
+                yield conn
+
+        self._patched.append((load_module, "connect", original))
+        load_module.connect = connect
+
+    def restore(self) -> None:
+        for module, name, original in reversed(self._patched):
+            setattr(module, name, original)
+        self._patched.clear()
+
+
+def _file_key(prefix: str, position: int) -> Callable[..., str]:
+    def key(*args: Any, **kwargs: Any) -> str:
+        path = kwargs.get("path", args[position] if len(args) > position else None)
+        return f"{prefix} {Path(path).name}"
+
+    return key
+
+
+def _dataset_key(*args: Any, **kwargs: Any) -> str:
+    return f"read_contract_csv {kwargs.get('dataset', args[1] if len(args) > 1 else '?')}"
+
+
+def _reason_key(*args: Any, **kwargs: Any) -> str:
+    reason = kwargs.get("reason", args[3] if len(args) > 3 else "?")
+    return f"check_unique {getattr(reason, 'value', reason)}"
+
+
+def profile_project(url: URL, database: str, folder: Path) -> None:
+    timer = PhaseTimer()
+    timer.patch_connect()
+    for name in ("ensure_tables", "_warehouse_customers", "prepare_extract", "_write"):
+        timer.patch(load_module, name)
+    timer.patch(load_module, "_write_csv", _file_key("write_csv", 1))
+    timer.patch(load_module, "_bulk_load", _file_key("bulk_load", 3))
+    timer.patch(load_module, "_insert_quarantine")
+    timer.patch(load_module, "_audit")
+    timer.patch(extract_module, "read_contract_csv", _dataset_key)
+    for name in (
+        "_check_customers",
+        "_check_statements",
+        "_check_transactions",
+        "check_known_customer",
+        "quarantine_frame",
+        "_read_counts",
+    ):
+        timer.patch(extract_module, name)
+    timer.patch(extract_module, "check_unique", _reason_key)
+    before = _innodb_status(url)
+    cpu = time.process_time()
+    try:
+        run = run_project(url, database, folder)
+    finally:
+        timer.restore()
+    cpu = time.process_time() - cpu
+    after = _innodb_status(url)
+    _print_profile(timer, run, cpu, {name: after[name] - before.get(name, 0) for name in after})
+
+
+def _print_profile(timer: PhaseTimer, run: Run, cpu: float, innodb: dict[str, int]) -> None:
+    s = timer.seconds
+    files = ("customers.csv", "statements.csv", "transactions.csv")
+    reads = [s[f"read_contract_csv {name.removesuffix('.csv')}"] for name in files]
+    writes = [s[f"write_csv {name}"] for name in files]
+    loads = [s[f"bulk_load {name}"] - s[f"write_csv {name}"] for name in files]
+    checks = {
+        "check customers.csv (excl. read)": s["_check_customers"] - reads[0],
+        "check statements.csv": s["_check_statements"],
+        "check transactions.csv": s["_check_transactions"],
+        "check_known_customer (both files)": s["check_known_customer"],
+        "check_unique (statements, transactions)": s["check_unique duplicate_statement"]
+        + s["check_unique duplicate_transaction_id"],
+        "quarantine_frame + read counts": s["quarantine_frame"] + s["_read_counts"],
+    }
+    prepare_other = s["prepare_extract"] - sum(reads) - sum(checks.values())
+    write_children = [*writes, *loads, s["_insert_quarantine"], s["_audit"]]
+    top = ["connect", "ensure_tables", "_warehouse_customers", "prepare_extract", "_write"]
+    rows: list[tuple[int, str, float]] = [
+        (0, "connect (ensure_database + connect)", s["connect"]),
+        (0, "ensure_tables", s["ensure_tables"]),
+        (0, "select warehouse customers", s["_warehouse_customers"]),
+        (0, "prepare_extract (parse + contract checks)", s["prepare_extract"]),
+        *[
+            (1, f"read_contract_csv {name}", value)
+            for name, value in zip(files, reads, strict=True)
+        ],
+        *[(1, label, value) for label, value in checks.items()],
+        (1, "other (frame selection, months, concat)", prepare_other),
+        (0, "_write (one database transaction)", s["_write"]),
+        *[(1, f"write temp CSV {name}", value) for name, value in zip(files, writes, strict=True)],
+        *[(1, f"LOAD DATA {name}", value) for name, value in zip(files, loads, strict=True)],
+        (1, "insert quarantine + audit", s["_insert_quarantine"] + s["_audit"]),
+        (
+            1,
+            "other (month deletes, column selection, load_audit)",
+            s["_write"] - sum(write_children),
+        ),
+        (0, "commit", s["commit"]),
+        (0, "other (temp dir, close, report)", run.seconds - sum(s[k] for k in top) - s["commit"]),
+    ]
+    table = Table(title=f"project path profile ({run.rows:,} transactions, {run.all_rows:,} rows)")
+    table.add_column("phase")
+    table.add_column("seconds", justify="right")
+    table.add_column("share", justify="right")
+    for depth, label, seconds in rows:
+        style = "bold" if depth == 0 else ""
+        table.add_row(
+            ("  " * depth) + label, f"{seconds:.2f}", f"{seconds / run.seconds:.0%}", style=style
+        )
+    table.add_row("total (wall)", f"{run.seconds:.2f}", "100%", style="bold")
+    console.print(table)
+    console.print(
+        f"client CPU (this process, user+sys): {cpu:.2f} s of {run.seconds:.2f} s wall; "
+        "InnoDB during the load: "
+        f"{innodb.get('Innodb_buffer_pool_pages_flushed', 0):,} pages flushed, "
+        f"{innodb.get('Innodb_os_log_written', 0) / 2**20:,.0f} MiB redo written, "
+        f"{innodb.get('Innodb_buffer_pool_wait_free', 0):,} waits for a free page"
+    )
+    if timer.missing:
+        console.print(f"[yellow]not profiled (not found): {', '.join(timer.missing)}[/]")
+
+
+# --- report -------------------------------------------------------------------------------------
+
+
+def _best(runs: list[Run]) -> Run:
+    return min(runs, key=lambda run: run.seconds)
+
+
+def _report(results: dict[str, list[Run]], repeat: int, to_sql_note: str) -> None:
+    best = {method: _best(runs) for method, runs in results.items()}
+    table = Table(title="load benchmark" + (f" (best of {repeat})" if repeat > 1 else ""))
+    table.add_column("method")
+    table.add_column("rows", justify="right")
+    table.add_column("seconds" if repeat == 1 else "best s", justify="right")
+    if repeat > 1:
+        table.add_column("median s", justify="right")
+    table.add_column("rows/s", justify="right")
+    if repeat > 1:
+        table.add_column("rows/s (median)", justify="right")
+    table.add_column("vs cli", justify="right")
+    table.add_column("vs to_sql", justify="right")
+    table.add_column("all rows (rows/s)", justify="right")
+    for method in METHODS:
+        run = best[method]
+        median = statistics.median(r.seconds for r in results[method])
+        cells = [method, f"{run.rows:,}", f"{run.seconds:.2f}"]
+        if repeat > 1:
+            cells.append(f"{median:.2f}")
+        cells.append(f"{run.rate:,.0f}")
+        if repeat > 1:
+            cells.append(f"{run.rows / median:,.0f}")
+        cells += [
+            f"{run.rate / best['cli'].rate:.2f}x",
+            f"{run.rate / best['to_sql'].rate:.2f}x",
+            f"{run.all_rows:,} ({run.all_rows / run.seconds:,.0f})",
+        ]
+        table.add_row(*cells)
+    console.print(table)
+    if to_sql_note:
+        console.print(to_sql_note)
+    vs_cli = best["project"].rate / best["cli"].rate
+    vs_to_sql = best["project"].rate / best["to_sql"].rate
+    met_cli = vs_cli >= TARGET_VS_CLI
+    met_to_sql = vs_to_sql >= TARGET_VS_TO_SQL
+    verdict = "MET" if met_cli and met_to_sql else "NOT MET"
+    console.print(
+        f"targets {verdict}: project = {vs_cli:.2f}x cli (target >= {TARGET_VS_CLI}x: "
+        f"{'met' if met_cli else 'not met'}), {vs_to_sql:.2f}x to_sql "
+        f"(target >= {TARGET_VS_TO_SQL:g}x: {'met' if met_to_sql else 'not met'})"
+    )
+
+
+@app.command()
+def main(
+    transactions: Annotated[
+        int, typer.Option(min=1000, help="Target transaction count of the generated extract.")
+    ] = 1_000_000,
+    repeat: Annotated[int, typer.Option(min=1, help="Runs per method (best and median).")] = 1,
+    db_url: Annotated[
+        str,
+        typer.Option(envvar="CREDIT_RISK_BENCH_DB_URL", help="Server URL (no database needed)."),
+    ] = "mysql://root@127.0.0.1:3306",
+    keep_data: Annotated[
+        bool, typer.Option(help="Keep the benchmark databases of the last repeat.")
+    ] = False,
+    profile: Annotated[
+        bool, typer.Option(help="Also run the project path once more with a phase breakdown.")
+    ] = False,
+    to_sql_rows: Annotated[
+        int | None,
+        typer.Option(min=1000, help="Time to_sql on the first N rows only (default: all)."),
+    ] = None,
+    to_sql_method: Annotated[
+        str,
+        typer.Option(
+            help="'executemany' (mysqlclient batches rows into multi-row INSERTs; fastest) or "
+            "'multi' (pandas builds one multi-row INSERT per chunk; ~7x slower here)."
+        ),
+    ] = "executemany",
+) -> None:
+    """Load one realistic extract three ways and compare rows/s."""
+    if to_sql_method not in ("executemany", "multi"):
+        raise typer.BadParameter("--to-sql-method must be 'executemany' or 'multi'")
+    url = make_url(db_url)
+    customers = math.ceil(transactions / (MONTHS * TRANSACTIONS_PER_CUSTOMER_MONTH))
+    folder, counts = _extract(customers)
+    _warm(folder)
+    version = _scalar(url, "select version()")
+    client = subprocess.run([_client(), "--version"], capture_output=True, text=True, check=False)
+    console.print(f"server: {version} at {url.render_as_string(hide_password=True)}")
+    console.print(f"client: {client.stdout.strip()}")
+    console.print(
+        f"machine: {os.cpu_count()} cores ({len(os.sched_getaffinity(0))} usable), "
+        f"{platform.machine()}, Python {platform.python_version()}, pandas {pd.__version__}, "
+        f"SQLAlchemy {sa.__version__}"
+    )
+    console.print(
+        f"extract: {folder} ({counts['transactions.csv']:,} transactions, "
+        f"{counts['statements.csv']:,} statements, {counts['customers.csv']:,} customers)"
+    )
+    to_sql_note = ""
+    if to_sql_rows is not None and to_sql_rows < counts["transactions.csv"]:
+        to_sql_note = f"to_sql timed on the first {to_sql_rows:,} rows only (rows/s compared)"
+    to_sql_note += ("; " if to_sql_note else "") + (
+        f"to_sql: read_csv + to_sql(method={to_sql_method!r}, chunksize={TO_SQL_CHUNKSIZE:,})"
+    )
+
+    token = secrets.token_hex(3)
+    databases = {method: f"crm_bench_{token}_{method}" for method in METHODS}
+    if profile:
+        databases["profile"] = f"crm_bench_{token}_profile"
+    results: dict[str, list[Run]] = {method: [] for method in METHODS}
+    runners: dict[str, Callable[[str], Run]] = {
+        "cli": lambda db: run_cli(url, db, folder),
+        "project": lambda db: run_project(url, db, folder),
+        "to_sql": lambda db: run_to_sql(url, db, folder, to_sql_rows, to_sql_method),
+    }
+    try:
+        for attempt in range(1, repeat + 1):
+            for method in METHODS:
+                database = databases[method]
+                _recreate_database(url, database)
+                run = runners[method](database)
+                results[method].append(run)
+                console.print(
+                    f"[dim]run {attempt}/{repeat} {method}: {run.rows:,} rows in "
+                    f"{run.seconds:.2f} s ({run.rate:,.0f} rows/s)[/]"
+                )
+                if not (keep_data and attempt == repeat):
+                    _drop_database(url, database)
+        _report(results, repeat, to_sql_note)
+        if profile:
+            _recreate_database(url, databases["profile"])
+            profile_project(url, databases["profile"], folder)
+    finally:
+        if keep_data:
+            console.print(f"kept databases: {', '.join(databases.values())}")
+        else:
+            for database in databases.values():
+                with contextlib.suppress(MySQLdb.Error):
+                    _drop_database(url, database)
+
+
+if __name__ == "__main__":
+    app()
