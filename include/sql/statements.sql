@@ -8,6 +8,5 @@ create table if not exists statements (
     payment_amount decimal(14, 2) null,
     minimum_due decimal(14, 2) null,
     days_past_due int null,
-    primary key (customer_id, statement_month),
-    key ix_statements_month (statement_month)
+    primary key (customer_id, statement_month)
 ) engine = innodb default charset = utf8mb4

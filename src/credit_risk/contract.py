@@ -13,6 +13,7 @@ extract is checked in about a second.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -22,6 +23,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
+
+Detail = Callable[[np.ndarray], "pd.Series | np.ndarray | list[str]"]
+"""Builds the messages of the rows selected by a boolean mask."""
 
 LINE = "_line"
 """Column holding each row's physical line number in its file (header is line 1)."""
@@ -126,18 +130,19 @@ class Verdicts:
         failed: pd.Series | np.ndarray,
         reason: Reason,
         field_name: str | None,
-        detail: str | pd.Series,
+        detail: str | Detail,
     ) -> None:
-        """Record ``reason`` for rows where ``failed`` holds and nothing failed before."""
+        """Record ``reason`` for rows where ``failed`` holds and nothing failed before.
+
+        ``detail`` is a fixed text or a function of the failing rows' mask: messages are built
+        for the few rows that fail, never for the million that pass.
+        """
         mask = np.asarray(failed, dtype=bool) & self.ok
         if not mask.any():
             return
         self.reason[mask] = reason.value
         self.field_name[mask] = field_name
-        if isinstance(detail, pd.Series):
-            self.detail[mask] = detail.to_numpy(dtype=object)[mask]
-        else:
-            self.detail[mask] = detail
+        self.detail[mask] = detail if isinstance(detail, str) else np.asarray(detail(mask), object)
 
 
 def _decode_or_refuse(path: Path, data: bytes) -> None:
@@ -279,8 +284,9 @@ def _check_header(path: Path, header: list[str], columns: list[str]) -> None:
 # --- column checks -------------------------------------------------------------------------
 
 
-def _quoted(values: pd.Series, field_name: str, problem: str) -> pd.Series:
-    return field_name + "=" + values.map(repr) + " " + problem
+def _quoted(values: pd.Series, field_name: str, problem: str) -> Detail:
+    """``field='value' problem`` for the failing rows."""
+    return lambda mask: [f"{field_name}={value!r} {problem}" for value in values[mask]]
 
 
 def check_key(verdicts: Verdicts, rows: pd.DataFrame, column: str) -> None:
@@ -321,11 +327,15 @@ def parse_dates(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
     A date is valid only if it survives a round trip, so 2024-02-30 and 2024-1-5 are refused
     (plain strptime would roll the first over to March and accept the second).
     """
-    array = pa.array(values.to_numpy(dtype=object), type=pa.string())
+    # a month of transactions has ~30 distinct dates: parse those, then map back
+    codes, uniques = pd.factorize(values)
+    array = pa.array(np.asarray(uniques, dtype=object), type=pa.string())
     parsed = pc.strptime(array, format="%Y-%m-%d", unit="s", error_is_null=True)
     round_trip = pc.strftime(parsed, format="%Y-%m-%d")
-    valid = pc.fill_null(pc.equal(round_trip, array), False).to_numpy(zero_copy_only=False)
-    dates = pd.Series(parsed.to_pandas(), index=values.index).where(valid)
+    unique_valid = pc.fill_null(pc.equal(round_trip, array), False).to_numpy(zero_copy_only=False)
+    unique_dates = pd.DatetimeIndex(parsed.to_pandas()).where(unique_valid)
+    valid = np.where(codes >= 0, unique_valid[np.maximum(codes, 0)], False)
+    dates = pd.Series(unique_dates[np.maximum(codes, 0)], index=values.index).where(valid)
     return dates, valid
 
 
@@ -385,10 +395,11 @@ def check_known_customer(
     verdicts: Verdicts, rows: pd.DataFrame, known_customers: set[str] | pd.Index
 ) -> None:
     """A row's customer must be in the extract's customers or already in the warehouse."""
-    known = pd.Index(list(known_customers)) if isinstance(known_customers, set) else known_customers
-    unknown = ~rows["customer_id"].isin(known)
+    known = pa.array(list(known_customers), type=pa.string())
+    ids = pa.array(rows["customer_id"].to_numpy(dtype=object), type=pa.string())
+    unknown = ~pc.is_in(ids, value_set=known).to_numpy(zero_copy_only=False)
     verdicts.flag(
-        unknown.to_numpy(),
+        unknown,
         Reason.UNKNOWN_CUSTOMER,
         "customer_id",
         _quoted(rows["customer_id"], "customer_id", "is not a known customer"),
@@ -403,14 +414,18 @@ def check_unique(
 ) -> None:
     """Only the first row of a key is loaded; later copies are quarantined (none is lost)."""
     candidates = rows[verdicts.ok]
-    repeated = candidates.duplicated(subset=key, keep="first")
+    repeated = candidates.duplicated(subset=key, keep="first").to_numpy()
+    if not repeated.any():
+        return
     mask = np.zeros(len(rows), dtype=bool)
-    mask[np.flatnonzero(verdicts.ok)[repeated.to_numpy()]] = True
+    mask[np.flatnonzero(verdicts.ok)[repeated]] = True
     first_line = candidates.groupby(key, sort=False)[LINE].transform("first")
-    detail = pd.Series(None, index=rows.index, dtype=object)
-    detail.loc[candidates.index] = (
-        "/".join(key) + " already on line " + first_line.astype(str)
-    ).to_numpy()
+    first_line_of_row = pd.Series(0, index=rows.index, dtype="int64")
+    first_line_of_row.loc[candidates.index] = first_line.to_numpy()
+
+    def detail(failing: np.ndarray) -> list[str]:
+        return [f"{'/'.join(key)} already on line {line}" for line in first_line_of_row[failing]]
+
     verdicts.flag(mask, reason, key[-1], detail)
 
 

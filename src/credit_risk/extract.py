@@ -120,7 +120,11 @@ def _check_lengths(verdicts: Verdicts, rows: pd.DataFrame) -> None:
 
 
 def _row_months(dates: pd.Series) -> pd.Series:
-    return dates.dt.strftime("%Y-%m").astype(object).where(dates.notna(), None)
+    """'YYYY-MM' of each valid date (formatted once per distinct date), None elsewhere."""
+    codes, uniques = pd.factorize(dates)
+    months = np.asarray(pd.DatetimeIndex(uniques).strftime("%Y-%m"), dtype=object)
+    out = np.where(codes >= 0, months[np.maximum(codes, 0)] if len(months) else None, None)
+    return pd.Series(out, index=dates.index, dtype=object)
 
 
 def _partition_of(row_months: pd.Series, partitions: list[str]) -> pd.Series:
@@ -273,13 +277,17 @@ def _check_statement_agreement(verdicts: Verdicts, rows: pd.DataFrame, months: p
     differs = limit_differs | (candidates["balance_value"] != first_balance)
     mask = np.zeros(len(rows), dtype=bool)
     mask[np.flatnonzero(ok)[differs.to_numpy()]] = True
-    detail = pd.Series(None, index=rows.index, dtype=object)
-    detail.loc[candidates.index] = (
-        "credit_limit/outstanding_balance differ from line "
-        + first_line.astype(str)
-        + " of the same customer-month"
-    ).to_numpy()
-    verdicts.flag(mask, Reason.CONFLICTING_STATEMENT, "outstanding_balance", detail)
+    first_line_of_row = pd.Series(0, index=rows.index, dtype="int64")
+    first_line_of_row.loc[candidates.index] = first_line.to_numpy()
+    verdicts.flag(
+        mask,
+        Reason.CONFLICTING_STATEMENT,
+        "outstanding_balance",
+        lambda failing: [
+            f"credit_limit/outstanding_balance differ from line {line} of the same customer-month"
+            for line in first_line_of_row[failing]
+        ],
+    )
 
 
 # --- three-file extract -----------------------------------------------------------------------
@@ -416,7 +424,10 @@ def _check_transactions(rows: pd.DataFrame) -> tuple[Verdicts, pd.Series]:
         ~types.isin(TRANSACTION_TYPES),
         Reason.INVALID_VALUE,
         "transaction_type",
-        "transaction_type=" + types.map(repr) + " is not one of " + ", ".join(TRANSACTION_TYPES),
+        lambda mask: [
+            f"transaction_type={value!r} is not one of {', '.join(TRANSACTION_TYPES)}"
+            for value in types[mask]
+        ],
     )
     amounts = pd.to_numeric(rows["amount"].where(verdicts.ok, None), errors="coerce")
     wrong_sign = ((types == "refund") & (amounts >= 0)) | ((types != "refund") & (amounts <= 0))
@@ -424,7 +435,10 @@ def _check_transactions(rows: pd.DataFrame) -> tuple[Verdicts, pd.Series]:
         wrong_sign.fillna(False),
         Reason.INVALID_VALUE,
         "amount",
-        "amount=" + rows["amount"].map(repr) + " has the wrong sign for " + types,
+        lambda mask: [
+            f"amount={amount!r} has the wrong sign for {kind}"
+            for amount, kind in zip(rows["amount"][mask], types[mask], strict=True)
+        ],
     )
     _check_lengths(verdicts, rows)
     return verdicts, _row_months(dates)
