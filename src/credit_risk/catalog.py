@@ -16,6 +16,8 @@ TABLES: tuple[str, ...] = (
     "risk_thresholds",
     "published_customer_month",
     "published_transactions",
+    "published_portfolio_month",
+    "published_utilization_buckets",
     "publications",
     "validation_runs",
 )
@@ -28,6 +30,8 @@ MODEL_VIEWS: tuple[str, ...] = (
     "int_risk_segmentation",
     "int_customer_month",
     "int_transaction",
+    "int_portfolio_month",
+    "int_utilization_buckets",
 )
 """The logic, as views over the loaded tables, in dependency order. Readers never query them:
 what they compute reaches readers only through a validated snapshot."""
@@ -35,6 +39,8 @@ what they compute reaches readers only through a validated snapshot."""
 SNAPSHOTS: dict[str, str] = {
     "published_customer_month": "int_customer_month",
     "published_transactions": "int_transaction",
+    "published_portfolio_month": "int_portfolio_month",
+    "published_utilization_buckets": "int_utilization_buckets",
 }
 """Published snapshot table -> the model view that fills it."""
 

@@ -281,3 +281,36 @@ def test_thresholds_are_configurable(edges, settings_env):
     finally:
         settings_env(high_risk_ratio="0.80", medium_risk_ratio="0.50")
         republish(edges)
+
+
+def test_pre_aggregated_portfolio_tables_match_the_statements(realistic):
+    db_url, statements, transactions = realistic
+    balance = statements.assign(balance=statements["outstanding_balance"].map(Decimal))
+    expected_balance = balance.groupby("statement_month")["balance"].sum().map(money).to_dict()
+    actual_balance = dict(
+        query(
+            db_url,
+            "select month, sum(total_balance) from published_portfolio_month group by month",
+        )
+    )
+    assert actual_balance == expected_balance
+    segments = query(
+        db_url,
+        "select month, risk_category, count(*) from risk_segmentation group by 1, 2",
+    )
+    portfolio = query(
+        db_url,
+        "select month, risk_category, statements from published_portfolio_month "
+        "where risk_category <> 'No Statement'",
+    )
+    assert sorted(segments) == sorted(portfolio)
+    spend = expected_monthly_spend(statements, transactions)
+    expected_spend = spend.groupby("month")["monthly_spend"].sum().map(money).to_dict()
+    actual_spend = dict(
+        query(db_url, "select month, sum(total_spend) from published_portfolio_month group by 1")
+    )
+    assert actual_spend == expected_spend
+    buckets = dict(
+        query(db_url, "select month, sum(statements) from published_utilization_buckets group by 1")
+    )
+    assert buckets == statements.groupby("statement_month").size().to_dict()
