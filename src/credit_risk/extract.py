@@ -19,6 +19,7 @@ import pandas as pd
 from credit_risk.contract import (
     LINE,
     MONTH_PATTERN,
+    QUARANTINE_COLUMNS,
     CsvFile,
     ExtractRefusedError,
     Reason,
@@ -157,18 +158,7 @@ def _read_counts(csv_file: CsvFile, partition: pd.Series, fallback: str) -> pd.D
 def _finish_quarantine(frames: list[pd.DataFrame], fallback: str) -> pd.DataFrame:
     frames = [frame for frame in frames if len(frame)]
     if not frames:
-        return pd.DataFrame(
-            columns=[
-                "partition_month",
-                "dataset",
-                "source_file",
-                "line_number",
-                "field_name",
-                "reason",
-                "detail",
-                "raw_line",
-            ]
-        )
+        return pd.DataFrame(columns=QUARANTINE_COLUMNS)
     quarantine = pd.concat(frames, ignore_index=True)
     quarantine["partition_month"] = quarantine["partition_month"].fillna(fallback)
     return quarantine

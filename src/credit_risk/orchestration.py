@@ -150,3 +150,32 @@ def summarize_month(month: str, conn_id: str) -> dict[str, int]:
         return {}
     row = summary.iloc[0]
     return {column: int(row[column]) for column in summary.columns if column != "month"}
+
+
+@fail_without_retry_on_bad_data
+def detect_anomalies(month: str, conn_id: str, run_id: str) -> dict:
+    """Flag the month's spending anomalies from the published data, then check the flags."""
+    from credit_risk.analytics.anomalies import detect_anomalies as detect
+    from credit_risk.quality.analytics_suite import validate_anomalies
+    from credit_risk.quality.runner import validate_and_record
+
+    warehouse = resolve_warehouse(conn_id=conn_id)
+    detect(warehouse, month)
+    return _outcome(
+        validate_and_record(lambda: validate_anomalies(warehouse, month), warehouse, run_id)
+    )
+
+
+@fail_without_retry_on_bad_data
+def score_customers(month: str, conn_id: str, run_id: str) -> dict:
+    """Score every customer's chance of turning high-risk next month, then check the scores."""
+    from credit_risk.analytics.model import score_customers as score
+    from credit_risk.quality.analytics_suite import validate_scores
+    from credit_risk.quality.runner import validate_and_record
+
+    warehouse = resolve_warehouse(conn_id=conn_id)
+    run = score(warehouse, month)
+    log.info("model run for %s: %s", month, run)
+    return _outcome(
+        validate_and_record(lambda: validate_scores(warehouse, month), warehouse, run_id)
+    )
