@@ -6,6 +6,7 @@ month gives the same result.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import shutil
@@ -73,8 +74,16 @@ class GenerationSpec:
 
     @property
     def name(self) -> str:
-        """A folder name that changes whenever any parameter does."""
-        return f"{self.profile}-c{self.customers}-m{self.months}-{self.start}-s{self.seed}"
+        """A folder name that changes whenever any parameter, or the generator's code, does.
+
+        The code's hash keeps a cached dataset from outliving a change to the generator.
+        """
+        module = "legacy" if self.profile == "legacy" else "realistic"
+        code = (Path(__file__).parent / "generate" / f"{module}.py").read_bytes()
+        version = hashlib.sha256(code).hexdigest()[:8]
+        return (
+            f"{self.profile}-c{self.customers}-m{self.months}-{self.start}-s{self.seed}-g{version}"
+        )
 
     @property
     def covered_months(self) -> list[str]:
