@@ -169,13 +169,25 @@ def detect_anomalies(month: str, conn_id: str, run_id: str) -> dict:
 @fail_without_retry_on_bad_data
 def score_customers(month: str, conn_id: str, run_id: str) -> dict:
     """Score every customer's chance of turning high-risk next month, then check the scores."""
+    from credit_risk.analytics.model import SCORED
     from credit_risk.analytics.model import score_customers as score
     from credit_risk.quality.analytics_suite import validate_scores
     from credit_risk.quality.runner import validate_and_record
 
     warehouse = resolve_warehouse(conn_id=conn_id)
     run = score(warehouse, month)
-    log.info("model run for %s: %s", month, run)
+    log.info(
+        "model run for %s: %s (%s), %d scored, out-of-time AUC %s vs logistic %s",
+        month,
+        run.status,
+        run.detail or run.model_version,
+        run.n_scored,
+        run.champion_auc,
+        run.baseline_auc,
+    )
+    if run.status != SCORED:
+        # too little labelled history yet (the first months): nothing to check, nothing to page
+        return {"month": month, "status": run.status, "detail": run.detail}
     return _outcome(
         validate_and_record(lambda: validate_scores(warehouse, month), warehouse, run_id)
     )

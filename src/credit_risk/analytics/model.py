@@ -1,0 +1,785 @@
+"""Next-month high-risk model: train out of time, score every customer, record every run.
+
+What it predicts: for each customer with a statement at month end ``m``, the probability of
+being High Risk (utilization >= 80 %) or 30+ days past due at ``m + 1``.
+
+Why two models: a logistic regression on scaled features is the baseline that a risk committee
+can read coefficient by coefficient; a histogram gradient-boosting model is the challenger that
+may capture thresholds and interactions. Both are always trained and recorded; the champion is
+the one with the better AUC on a validation window that is itself out of time, so the final
+test months are never used to choose anything.
+
+Why out of time everywhere: a credit model is used on months it has never seen. Random splits
+would mix a customer's month ``m`` into training and ``m + 1`` into test and flatter the model.
+Here the splits are calendar windows: train < validation < test < scored month.
+
+Scoring month ``m`` trains only on labelled months strictly before ``m`` (the label of ``m - 1``
+is read from ``m``, which is published by then), so predictions never use the future, also when
+a backfill scores old months while later months are already published.
+
+Settings are read from ``CREDIT_RISK_MODEL_*`` environment variables (see
+:class:`ModelSettings`) until they move into :mod:`credit_risk.settings`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from sklearn.base import ClassifierMixin, clone
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import brier_score_loss, precision_recall_curve, roc_auc_score, roc_curve
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
+
+from credit_risk.analytics.features import FEATURES, KEY, LABEL, load_history
+from credit_risk.months import add_months, validate_month
+from credit_risk.warehouse.build import read_sql
+from credit_risk.warehouse.db import Warehouse, connect
+
+log = logging.getLogger(__name__)
+
+BASELINE = "logistic"
+CHALLENGER = "gradient_boosting"
+MODEL_NAMES = (BASELINE, CHALLENGER)
+
+MODEL_FAMILY = "hr1"
+"""Bump when the features or the label change meaning: it prefixes every model_version."""
+
+TABLES = ("high_risk_predictions", "model_runs")
+"""Tables this module owns, each created from ``include/sql/<name>.sql`` when missing."""
+
+SCORED, SKIPPED = "scored", "skipped"
+
+PSI_EPSILON = 0.0001
+"""Stand-in share of an empty bucket, as in the published suite's utilization PSI."""
+
+SCORE_EDGES = np.linspace(0.1, 0.9, 9)
+"""Inner edges of the score buckets: ten probability deciles of fixed width."""
+
+UTILIZATION_EDGES = np.arange(0.0, 101.0, 10.0)
+"""Inner edges of the utilization buckets (percent): below 0, 0-10, ..., 90-100, 100 and up —
+the buckets of the published suite's utilization PSI, so both report the same number."""
+
+
+# --- settings ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    """Knobs of the model, each read from ``CREDIT_RISK_MODEL_<FIELD>``.
+
+    Attributes:
+        test_months: Latest labelled months held out to measure the model out of time.
+        validation_months: Months before the test window that choose the champion and the
+            threshold.
+        min_train_months: Fewest months left for fitting; with less history a run is skipped.
+        threshold: ``"f1"`` (the cut maximizing F1 on the validation months) or a probability.
+        min_auc_gain: Validation AUC the challenger must add over the baseline to become the
+            champion; ties go to the explainable baseline.
+        max_iter: Boosting iterations of the challenger.
+        learning_rate: Shrinkage of the challenger.
+        max_leaf_nodes: Leaves per tree of the challenger.
+        min_samples_leaf: Smallest leaf of the challenger (guards against fitting noise).
+        l2_regularization: L2 penalty of the challenger's leaf values.
+        logistic_c: Inverse regularization strength of the baseline.
+        random_state: Seed of the challenger (the baseline is deterministic).
+    """
+
+    test_months: int = 2
+    validation_months: int = 1
+    min_train_months: int = 2
+    threshold: str = "f1"
+    min_auc_gain: float = 0.0
+    max_iter: int = 200
+    learning_rate: float = 0.05
+    max_leaf_nodes: int = 7
+    min_samples_leaf: int = 80
+    l2_regularization: float = 1.0
+    logistic_c: float = 1.0
+    random_state: int = 0
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> ModelSettings:
+        """Defaults overridden by ``CREDIT_RISK_MODEL_*`` variables (validated)."""
+        environ = dict(os.environ if environ is None else environ)
+        values: dict[str, Any] = {}
+        for spec in fields(cls):
+            raw = environ.get(f"CREDIT_RISK_MODEL_{spec.name.upper()}")
+            if raw is not None and raw.strip():
+                values[spec.name] = type(getattr(cls, spec.name))(raw.strip())
+        settings = cls(**values)
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        """Refuse window sizes and thresholds that cannot work."""
+        if self.test_months < 1 or self.validation_months < 1 or self.min_train_months < 1:
+            raise ValueError("model test, validation and minimum train months must be >= 1")
+        if self.threshold != "f1" and not 0.0 < float(self.threshold) < 1.0:
+            raise ValueError(f"model threshold must be 'f1' or in (0, 1), got {self.threshold}")
+
+    @property
+    def min_labelled_months(self) -> int:
+        """Labelled months a run needs: fitting, validation and test windows."""
+        return self.min_train_months + self.validation_months + self.test_months
+
+
+# --- pure metrics --------------------------------------------------------------------------------
+
+
+def auc_score(labels: np.ndarray, scores: np.ndarray) -> float:
+    """ROC AUC, NaN when only one class is present (it is undefined, not 0.5)."""
+    labels = np.asarray(labels)
+    if labels.size == 0 or np.unique(labels).size < 2:
+        return math.nan
+    return float(roc_auc_score(labels, scores))
+
+
+def gini(auc: float) -> float:
+    """Gini coefficient (accuracy ratio) of a score: 2 * AUC - 1."""
+    return 2.0 * auc - 1.0
+
+
+def ks_statistic(labels: np.ndarray, scores: np.ndarray) -> float:
+    """Kolmogorov-Smirnov: largest gap between the score CDFs of positives and negatives."""
+    labels = np.asarray(labels)
+    if labels.size == 0 or np.unique(labels).size < 2:
+        return math.nan
+    fpr, tpr, _ = roc_curve(labels, scores)
+    return float(np.max(tpr - fpr))
+
+
+def population_stability_index(
+    expected: Sequence[float] | np.ndarray,
+    actual: Sequence[float] | np.ndarray,
+    edges: Sequence[float] | np.ndarray,
+    epsilon: float = PSI_EPSILON,
+) -> float:
+    """PSI = sum((actual% - expected%) * ln(actual% / expected%)) over fixed buckets.
+
+    Fixed buckets (rather than quantiles of the expected sample) keep the number comparable
+    from month to month and equal to the published suite's utilization PSI.
+
+    Args:
+        expected: The reference sample (the previous month).
+        actual: The sample to compare (this month).
+        edges: Inner bucket edges, ascending; a value equal to an edge falls in the upper bucket.
+        epsilon: Share given to an empty bucket so the logarithm stays finite.
+
+    Returns:
+        The index (0 is identical; above 0.25 is usually called a significant shift), or NaN
+        when either sample is empty.
+    """
+    expected_shares = _bucket_shares(expected, edges)
+    actual_shares = _bucket_shares(actual, edges)
+    if expected_shares is None or actual_shares is None:
+        return math.nan
+    expected_shares = np.maximum(expected_shares, epsilon)
+    actual_shares = np.maximum(actual_shares, epsilon)
+    terms = (actual_shares - expected_shares) * np.log(actual_shares / expected_shares)
+    return float(terms.sum())
+
+
+def _bucket_shares(values: Sequence[float] | np.ndarray, edges: Sequence[float] | np.ndarray):
+    """Share of the non-missing ``values`` in each bucket, or None when there are none."""
+    array = np.asarray(values, dtype=float)
+    array = array[~np.isnan(array)]
+    if array.size == 0:
+        return None
+    edges = np.asarray(edges, dtype=float)
+    buckets = np.searchsorted(edges, array, side="right")
+    return np.bincount(buckets, minlength=edges.size + 1) / array.size
+
+
+def best_f1_threshold(labels: np.ndarray, scores: np.ndarray) -> float:
+    """The probability cut maximizing F1 (0.5 when F1 is undefined, e.g. no positives)."""
+    labels = np.asarray(labels)
+    if labels.size == 0 or labels.sum() == 0:
+        return 0.5
+    precision, recall, thresholds = precision_recall_curve(labels, scores)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        f1 = np.where(precision + recall > 0, 2 * precision * recall / (precision + recall), 0.0)
+    # The last precision/recall pair has no threshold (it is the "predict nothing" point).
+    return float(thresholds[int(np.argmax(f1[:-1]))])
+
+
+# --- training ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SplitMetrics:
+    """How one model scored on one window of months."""
+
+    auc: float
+    gini: float
+    ks: float
+    brier: float
+    n: int
+    positive_rate: float
+    transition_auc: float
+    """AUC among rows not already High Risk or 30+ dpd at scoring time: how well the model
+    finds who will *become* high risk, which persistence alone cannot do."""
+
+
+@dataclass
+class Evaluation:
+    """Everything :func:`train_and_evaluate` measured, for both models."""
+
+    champion: str
+    threshold: float
+    fit_months: list[str]
+    validation_months: list[str]
+    test_months: list[str]
+    n_train: int
+    validation: dict[str, SplitMetrics]
+    test: dict[str, SplitMetrics]
+    train_positive_rate: float
+    baseline_coefficients: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def train_months(self) -> list[str]:
+        """All months the reported (refitted) models learnt from: fitting + validation."""
+        return [*self.fit_months, *self.validation_months]
+
+
+def make_models(settings: ModelSettings) -> dict[str, ClassifierMixin]:
+    """Unfitted baseline and challenger.
+
+    The baseline imputes medians (with missing-value indicators: a first statement has no
+    previous payment ratio, and that absence is itself informative), scales, then fits a
+    logistic regression. The challenger handles missing values natively.
+    """
+    baseline = Pipeline(
+        [
+            ("impute", SimpleImputer(strategy="median", add_indicator=True)),
+            ("scale", StandardScaler()),
+            ("logit", LogisticRegression(C=settings.logistic_c, max_iter=2000)),
+        ]
+    )
+    challenger = HistGradientBoostingClassifier(
+        max_iter=settings.max_iter,
+        learning_rate=settings.learning_rate,
+        max_leaf_nodes=settings.max_leaf_nodes,
+        min_samples_leaf=settings.min_samples_leaf,
+        l2_regularization=settings.l2_regularization,
+        early_stopping=False,
+        random_state=settings.random_state,
+    )
+    return {BASELINE: baseline, CHALLENGER: challenger}
+
+
+def _training_matrix(rows: pd.DataFrame) -> pd.DataFrame:
+    """The feature matrix to fit on, with features that have no value at all set to 0.
+
+    Why: the earliest months of a backfill have no 3-month trend yet for anyone. Such a column
+    carries no information, but the gradient-boosting binner crashes on it and the imputer
+    would drop it; as a constant it is simply never used (no split, a zero coefficient).
+    """
+    matrix = rows[FEATURES].copy()
+    empty = matrix.columns[matrix.isna().all()]
+    matrix[empty] = 0.0
+    return matrix
+
+
+def _fit(model: ClassifierMixin, rows: pd.DataFrame) -> ClassifierMixin:
+    """Fit a fresh copy on labelled rows, on one thread (the workers share 2 cores)."""
+    fitted = clone(model)
+    with threadpool_limits(limits=1):
+        fitted.fit(_training_matrix(rows), rows[LABEL].astype(int))
+    return fitted
+
+
+def predict(model: ClassifierMixin, rows: pd.DataFrame) -> np.ndarray:
+    """Probability of the positive class for each row."""
+    if rows.empty:
+        return np.empty(0)
+    with threadpool_limits(limits=1):
+        return model.predict_proba(rows[FEATURES])[:, 1]
+
+
+def _already_high_risk(rows: pd.DataFrame) -> np.ndarray:
+    """Rows that are High Risk or 30+ dpd at scoring time (the label's event, now)."""
+    return ((rows["utilization"] >= 0.80) | (rows["days_past_due"] >= 30)).to_numpy()
+
+
+def split_metrics(rows: pd.DataFrame, scores: np.ndarray) -> SplitMetrics:
+    """AUC, Gini, KS, Brier, size, positive rate and transition AUC of scores on rows."""
+    labels = rows[LABEL].to_numpy(dtype=int)
+    auc = auc_score(labels, scores)
+    newcomers = ~_already_high_risk(rows)
+    return SplitMetrics(
+        auc=auc,
+        gini=gini(auc),
+        ks=ks_statistic(labels, scores),
+        brier=float(brier_score_loss(labels, scores)) if labels.size else math.nan,
+        n=int(labels.size),
+        positive_rate=float(labels.mean()) if labels.size else math.nan,
+        transition_auc=auc_score(labels[newcomers], scores[newcomers]),
+    )
+
+
+def _labelled(features: pd.DataFrame, months: Sequence[str]) -> pd.DataFrame:
+    """Rows of ``months`` whose label is known."""
+    return features[features["month"].isin(list(months)) & features[LABEL].notna()]
+
+
+def _choose_champion(validation: dict[str, SplitMetrics], min_gain: float) -> str:
+    """The challenger only when it beats the baseline's validation AUC by ``min_gain``."""
+    challenger, baseline = validation[CHALLENGER].auc, validation[BASELINE].auc
+    if not math.isnan(challenger) and (math.isnan(baseline) or challenger > baseline + min_gain):
+        return CHALLENGER
+    return BASELINE
+
+
+def _threshold(settings: ModelSettings, rows: pd.DataFrame, scores: np.ndarray) -> float:
+    """The configured cut, or the one maximizing F1 on the validation window."""
+    if settings.threshold == "f1":
+        return best_f1_threshold(rows[LABEL].to_numpy(dtype=int), scores)
+    return float(settings.threshold)
+
+
+def baseline_coefficients(baseline: Pipeline) -> dict[str, float]:
+    """Standardized logistic coefficients by feature (log-odds per standard deviation).
+
+    Why: this is the baseline's explanation. Indicator columns ("<feature> missing") only
+    appear for features that had missing values in training.
+    """
+    imputer: SimpleImputer = baseline.named_steps["impute"]
+    names = list(imputer.get_feature_names_out(FEATURES))
+    names = [name.replace("missingindicator_", "missing: ") for name in names]
+    coefficients = baseline.named_steps["logit"].coef_[0]
+    return {name: round(float(value), 4) for name, value in zip(names, coefficients, strict=True)}
+
+
+def train_and_evaluate(
+    features: pd.DataFrame,
+    train_months: Sequence[str],
+    test_months: Sequence[str],
+    settings: ModelSettings | None = None,
+) -> tuple[dict[str, ClassifierMixin], Evaluation]:
+    """Train baseline and challenger on ``train_months``, measure both on ``test_months``.
+
+    Steps: the last ``settings.validation_months`` of ``train_months`` are the validation
+    window; both models are fitted on the months before it and compared there, which chooses
+    the champion and (with ``threshold="f1"``) the decision threshold. Then both are refitted
+    on all of ``train_months`` and measured on ``test_months``, which nothing was tuned on.
+
+    Args:
+        features: Rows from :func:`credit_risk.analytics.features.load_history` (``FEATURES``,
+            ``KEY``, ``label``); rows with an unknown label are ignored.
+        train_months: Months to learn from, all before every test month.
+        test_months: Months to measure on.
+        settings: Model knobs; ``ModelSettings.from_env()`` when omitted.
+
+    Returns:
+        The models refitted on ``train_months`` by name, and their evaluation.
+
+    Raises:
+        ValueError: When a test month is not after every train month, or the train months
+            leave no month to fit on before the validation window.
+    """
+    settings = settings or ModelSettings.from_env()
+    train_months, test_months = sorted(train_months), sorted(test_months)
+    if not test_months or (train_months and train_months[-1] >= test_months[0]):
+        raise ValueError("test months must exist and come after every train month (out of time)")
+    if len(train_months) <= settings.validation_months:
+        raise ValueError(
+            f"{len(train_months)} train months leave none to fit on before "
+            f"{settings.validation_months} validation month(s)"
+        )
+    fit_months = train_months[: -settings.validation_months]
+    validation_months = train_months[-settings.validation_months :]
+    fit_rows = _labelled(features, fit_months)
+    validation_rows = _labelled(features, validation_months)
+    train_rows = _labelled(features, train_months)
+    test_rows = _labelled(features, test_months)
+    candidates = make_models(settings)
+
+    validation: dict[str, SplitMetrics] = {}
+    validation_scores: dict[str, np.ndarray] = {}
+    for name, model in candidates.items():
+        validation_scores[name] = predict(_fit(model, fit_rows), validation_rows)
+        validation[name] = split_metrics(validation_rows, validation_scores[name])
+    champion = _choose_champion(validation, settings.min_auc_gain)
+    threshold = _threshold(settings, validation_rows, validation_scores[champion])
+
+    models = {name: _fit(model, train_rows) for name, model in candidates.items()}
+    test = {name: split_metrics(test_rows, predict(m, test_rows)) for name, m in models.items()}
+    evaluation = Evaluation(
+        champion=champion,
+        threshold=threshold,
+        fit_months=fit_months,
+        validation_months=validation_months,
+        test_months=test_months,
+        n_train=len(train_rows),
+        validation=validation,
+        test=test,
+        train_positive_rate=float(train_rows[LABEL].mean()),
+        baseline_coefficients=baseline_coefficients(models[BASELINE]),
+    )
+    return models, evaluation
+
+
+# --- scoring -------------------------------------------------------------------------------------
+
+
+@dataclass
+class ModelRun:
+    """One scoring run: what was scored with which model, or why nothing was."""
+
+    month: str
+    status: str
+    run_id: int | None = None
+    detail: str | None = None
+    model_version: str | None = None
+    n_scored: int = 0
+    predicted_positive_rate: float | None = None
+    score_psi: float | None = None
+    utilization_psi: float | None = None
+    evaluation: Evaluation | None = None
+
+    @property
+    def champion_auc(self) -> float | None:
+        """Out-of-time AUC of the champion on the test months (None when skipped)."""
+        if self.evaluation is None:
+            return None
+        return self.evaluation.test[self.evaluation.champion].auc
+
+    @property
+    def baseline_auc(self) -> float | None:
+        """Out-of-time AUC of the logistic baseline on the test months (None when skipped)."""
+        return None if self.evaluation is None else self.evaluation.test[BASELINE].auc
+
+
+def published_months(features: pd.DataFrame) -> list[str]:
+    """Months with at least one statement, ascending."""
+    return sorted(features["month"].unique().tolist())
+
+
+def labelled_months_before(features: pd.DataFrame, month: str) -> list[str]:
+    """Months strictly before ``month`` with at least one known label.
+
+    The label of ``month - 1`` reads ``month`` itself, which is published: that is the most
+    recent thing a model for ``month`` may learn.
+    """
+    known = features.loc[features[LABEL].notna() & (features["month"] < month), "month"]
+    return sorted(known.unique().tolist())
+
+
+def model_version(champion: str, last_month: str, settings: ModelSettings) -> str:
+    """``hr1-<champion>-<last labelled month>-<hash of features and settings>``.
+
+    Deterministic, so rescoring a month with the same data and settings gives the same
+    version (idempotent), and any change of features or knobs gives a new one.
+    """
+    blob = json.dumps({"features": FEATURES, "settings": asdict(settings)}, sort_keys=True)
+    digest = hashlib.sha256(blob.encode()).hexdigest()[:8]
+    short = {BASELINE: "logit", CHALLENGER: "hgb"}[champion]
+    return f"{MODEL_FAMILY}-{short}-{last_month}-{digest}"
+
+
+def score_customers(
+    warehouse: Warehouse, month: str | None = None, settings: ModelSettings | None = None
+) -> ModelRun:
+    """Score every customer with a statement at ``month`` and record the run.
+
+    The model learns from labelled months strictly before ``month``; the last
+    ``test_months`` of them are held out and measured (see :func:`train_and_evaluate`), then
+    the champion is refitted on all of them, because the most recent months describe next
+    month best and the measurement already says how this procedure does out of time. The
+    month's rows in ``high_risk_predictions`` are replaced in one transaction, and a row is
+    added to ``model_runs``. With too little history, nothing is predicted and the
+    ``model_runs`` row says ``skipped`` and why.
+
+    Args:
+        warehouse: The warehouse with a published snapshot.
+        month: Month end to score (YYYY-MM); the latest published month when omitted. Use
+            :func:`score_all_months` to backfill every month.
+        settings: Model knobs; ``ModelSettings.from_env()`` when omitted.
+
+    Returns:
+        What the run did.
+
+    Raises:
+        ValueError: When ``month`` has no published statements.
+    """
+    settings = settings or ModelSettings.from_env()
+    history = load_history(warehouse)
+    months = published_months(history)
+    if not months:
+        raise ValueError("nothing is published yet: run the pipeline first")
+    month = validate_month(month) if month else months[-1]
+    if month not in months:
+        raise ValueError(f"month {month} has no published statements ({months[0]}..{months[-1]})")
+    run, predictions = _score_month(history, month, settings, _previous_scores(warehouse, month))
+    _record(warehouse, run, predictions)
+    return run
+
+
+def score_all_months(warehouse: Warehouse, settings: ModelSettings | None = None) -> list[ModelRun]:
+    """Backfill: score every published month in order, each with a model trained before it.
+
+    Early months without enough history are recorded as skipped. Each month's score PSI
+    compares with the month before, as scored by its own model.
+    """
+    settings = settings or ModelSettings.from_env()
+    history = load_history(warehouse)
+    runs = []
+    previous: pd.Series | None = None
+    for month in published_months(history):
+        run, predictions = _score_month(history, month, settings, previous)
+        _record(warehouse, run, predictions)
+        previous = None if predictions is None else predictions["probability"]
+        runs.append(run)
+    return runs
+
+
+def _score_month(
+    history: pd.DataFrame, month: str, settings: ModelSettings, previous: pd.Series | None
+) -> tuple[ModelRun, pd.DataFrame | None]:
+    """Train, evaluate, refit and score one month (no database access).
+
+    Returns:
+        The run and the month's rows of high_risk_predictions (None when skipped).
+    """
+    labelled = labelled_months_before(history, month)
+    utilization_psi = _utilization_psi(history, month)
+    if len(labelled) < settings.min_labelled_months:
+        detail = (
+            f"not enough history: {len(labelled)} labelled month(s) before {month}, "
+            f"need {settings.min_labelled_months} (train {settings.min_train_months} + "
+            f"validation {settings.validation_months} + test {settings.test_months})"
+        )
+        log.info("model run for %s skipped: %s", month, detail)
+        return ModelRun(month, SKIPPED, detail=detail, utilization_psi=utilization_psi), None
+    train_months, test_months = labelled[: -settings.test_months], labelled[-settings.test_months :]
+    models, evaluation = train_and_evaluate(history, train_months, test_months, settings)
+    champion = _fit(models[evaluation.champion], _labelled(history, labelled))
+    rows = history[history["month"] == month]
+    probability = np.clip(predict(champion, rows), 0.0, 1.0)
+    version = model_version(evaluation.champion, labelled[-1], settings)
+    is_predicted = probability >= evaluation.threshold
+    run = ModelRun(
+        month,
+        SCORED,
+        model_version=version,
+        n_scored=len(rows),
+        predicted_positive_rate=float(np.mean(is_predicted)),
+        score_psi=_none_if_nan(
+            population_stability_index(
+                [] if previous is None else previous, probability, SCORE_EDGES
+            )
+        ),
+        utilization_psi=utilization_psi,
+        evaluation=evaluation,
+    )
+    log.info(
+        "scored %s: %d customers, champion %s, out-of-time AUC %.3f (baseline %.3f)",
+        month,
+        run.n_scored,
+        evaluation.champion,
+        run.champion_auc,
+        run.baseline_auc,
+    )
+    predictions = rows[KEY].assign(
+        probability=probability, is_predicted_high_risk=is_predicted, model_version=version
+    )
+    return run, predictions.reset_index(drop=True)
+
+
+def _none_if_nan(value: float) -> float | None:
+    return None if value is None or math.isnan(value) else value
+
+
+def _utilization_psi(history: pd.DataFrame, month: str) -> float | None:
+    """PSI of utilization (percent) between ``month`` and the calendar month before."""
+    previous = history.loc[history["month"] == add_months(month, -1), "utilization_pct"]
+    current = history.loc[history["month"] == month, "utilization_pct"]
+    return _none_if_nan(population_stability_index(previous, current, UTILIZATION_EDGES))
+
+
+# --- warehouse -----------------------------------------------------------------------------------
+
+
+def ensure_model_tables(warehouse: Warehouse) -> None:
+    """Create ``high_risk_predictions`` and ``model_runs`` when missing (idempotent DDL)."""
+    with connect(warehouse) as conn:
+        cursor = conn.cursor()
+        for name in TABLES:
+            cursor.execute(read_sql(name))
+
+
+def _previous_scores(warehouse: Warehouse, month: str) -> pd.Series | None:
+    """Stored probabilities of the month before ``month`` (None when it was not scored)."""
+    ensure_model_tables(warehouse)
+    engine = warehouse.engine()
+    try:
+        with engine.connect() as conn:
+            rows = pd.read_sql(
+                sa.text("select probability from high_risk_predictions where month = :month"),
+                conn,
+                params={"month": add_months(month, -1)},
+            )
+    finally:
+        engine.dispose()
+    return rows["probability"] if len(rows) else None
+
+
+def _record(warehouse: Warehouse, run: ModelRun, predictions: pd.DataFrame | None) -> None:
+    """Replace the month's predictions (scored runs) and add the model_runs row, atomically."""
+    ensure_model_tables(warehouse)
+    with connect(warehouse) as conn:
+        cursor = conn.cursor()
+        if predictions is not None:
+            cursor.execute("delete from high_risk_predictions where month = %s", (run.month,))
+            cursor.executemany(
+                "insert into high_risk_predictions "
+                "(customer_id, month, probability, is_predicted_high_risk, model_version) "
+                "values (%s, %s, %s, %s, %s)",
+                [
+                    (
+                        row.customer_id,
+                        row.month,
+                        float(row.probability),
+                        bool(row.flag),
+                        row.version,
+                    )
+                    for row in predictions.rename(
+                        columns={"is_predicted_high_risk": "flag", "model_version": "version"}
+                    ).itertuples(index=False)
+                ],
+            )
+        row = _run_row(run)
+        columns = ", ".join(row)
+        placeholders = ", ".join(["%s"] * len(row))
+        cursor.execute(
+            f"insert into model_runs ({columns}) values ({placeholders})", list(row.values())
+        )
+        run.run_id = int(cursor.lastrowid)
+        conn.commit()
+
+
+def _run_row(run: ModelRun) -> dict[str, Any]:
+    """The model_runs columns of a run (metrics NULL when skipped)."""
+    row: dict[str, Any] = {
+        "scored_month": run.month,
+        "run_status": run.status,
+        "detail": run.detail,
+        "model_version": run.model_version,
+        "n_scored": run.n_scored,
+        "predicted_positive_rate": run.predicted_positive_rate,
+        "score_psi": run.score_psi,
+        "utilization_psi": run.utilization_psi,
+        "features": json.dumps(FEATURES),
+    }
+    evaluation = run.evaluation
+    if evaluation is None:
+        return row
+    champion, baseline = evaluation.test[evaluation.champion], evaluation.test[BASELINE]
+    row |= {
+        "champion": evaluation.champion,
+        "decision_threshold": evaluation.threshold,
+        "train_first_month": evaluation.train_months[0],
+        "train_last_month": evaluation.train_months[-1],
+        "validation_first_month": evaluation.validation_months[0],
+        "validation_last_month": evaluation.validation_months[-1],
+        "test_first_month": evaluation.test_months[0],
+        "test_last_month": evaluation.test_months[-1],
+        "n_train": evaluation.n_train,
+        "n_validation": evaluation.validation[BASELINE].n,
+        "n_test": champion.n,
+        "train_positive_rate": evaluation.train_positive_rate,
+        "test_positive_rate": champion.positive_rate,
+        "champion_validation_auc": evaluation.validation[evaluation.champion].auc,
+        "baseline_validation_auc": evaluation.validation[BASELINE].auc,
+        "baseline_coefficients": json.dumps(evaluation.baseline_coefficients),
+    }
+    for prefix, metrics in (("champion", champion), ("baseline", baseline)):
+        for name in ("auc", "gini", "ks", "brier", "transition_auc"):
+            row[f"{prefix}_{name}"] = getattr(metrics, name)
+    return {
+        key: _none_if_nan(value) if isinstance(value, float) else value
+        for key, value in row.items()
+    }
+
+
+# --- reporting -----------------------------------------------------------------------------------
+
+EVALUATION_COLUMNS = [
+    "scored_month",
+    "run_status",
+    "model_version",
+    "champion",
+    "champion_auc",
+    "baseline_auc",
+    "champion_gini",
+    "champion_ks",
+    "champion_brier",
+    "baseline_brier",
+    "champion_transition_auc",
+    "n_train",
+    "n_test",
+    "n_scored",
+    "decision_threshold",
+    "score_psi",
+    "utilization_psi",
+    "detail",
+]
+
+
+def evaluate_model(warehouse: Warehouse) -> pd.DataFrame:
+    """The latest run of every scored month, oldest month first (``EVALUATION_COLUMNS``).
+
+    Why the latest only: a month rescored after a fix replaces its predictions, so its
+    earlier runs no longer describe what is published.
+    """
+    ensure_model_tables(warehouse)
+    engine = warehouse.engine()
+    try:
+        with engine.connect() as conn:
+            runs = pd.read_sql(
+                sa.text(
+                    f"select run_id, {', '.join(EVALUATION_COLUMNS)} from model_runs "
+                    "where run_id in (select max(run_id) from model_runs group by scored_month) "
+                    "order by scored_month"
+                ),
+                conn,
+            )
+    finally:
+        engine.dispose()
+    return runs
+
+
+def format_evaluation(runs: pd.DataFrame) -> str:
+    """A fixed-width table of :func:`evaluate_model`'s rows, for the terminal."""
+    if runs.empty:
+        return "no model runs yet: score a month first"
+    shown = runs.rename(
+        columns={
+            "scored_month": "month",
+            "run_status": "status",
+            "champion_auc": "auc",
+            "baseline_auc": "auc_logit",
+            "champion_gini": "gini",
+            "champion_ks": "ks",
+            "champion_brier": "brier",
+            "baseline_brier": "brier_logit",
+            "champion_transition_auc": "auc_new",
+            "decision_threshold": "threshold",
+        }
+    ).drop(columns=["run_id", "model_version"], errors="ignore")
+    shown["detail"] = shown["detail"].fillna("")
+    return shown.to_string(index=False, float_format=lambda value: f"{value:.3f}", na_rep="-")
