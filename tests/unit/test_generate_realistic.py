@@ -1,5 +1,6 @@
 """The realistic profile: three well-formed files whose balances, payments and delinquency hang
-together, reproducible per seed and independent of how customers are chunked."""
+together, reproducible per seed and independent of how customers are chunked, plus labels.csv:
+the injected anomalies that posted."""
 
 from __future__ import annotations
 
@@ -11,9 +12,12 @@ import pandas as pd
 import pytest
 
 from credit_risk.generate.realistic import (
+    ANOMALY_MIN_HISTORY,
+    ANOMALY_TYPES,
     CATEGORIES,
     CHANNELS,
     CUSTOMER_COLUMNS,
+    LABEL_COLUMNS,
     REGIONS,
     STATEMENT_COLUMNS,
     TIERS,
@@ -24,7 +28,11 @@ from credit_risk.generate.realistic import (
 from credit_risk.months import month_range
 
 FILES = ("customers.csv", "statements.csv", "transactions.csv")
+LABELS = "labels.csv"
+ALL_FILES = (*FILES, LABELS)
 SMALL = {"customers": 50, "months": 6, "start": "2024-09", "seed": 7}
+# Many anomalies on few customers, so labels (and declined anomalies) show in a fast test.
+LABELLED = {"customers": 120, "months": 7, "start": "2024-03", "seed": 5, "anomaly_rate": 0.3}
 MONEY = re.compile(r"^-?\d+\.\d{2}$")
 
 
@@ -54,20 +62,27 @@ def portfolio(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
+def labelled(tmp_path_factory) -> Path:
+    directory = tmp_path_factory.mktemp("labelled")
+    generate_realistic(directory, chunk_size=1000, **LABELLED)
+    return directory
+
+
+@pytest.fixture(scope="module")
 def frames(small) -> dict[str, pd.DataFrame]:
     return {name: _read(small, name) for name in FILES}
 
 
 def test_headers_are_exactly_the_contract(small):
-    expected = (CUSTOMER_COLUMNS, STATEMENT_COLUMNS, TRANSACTION_COLUMNS)
-    for name, columns in zip(FILES, expected, strict=True):
+    expected = (CUSTOMER_COLUMNS, STATEMENT_COLUMNS, TRANSACTION_COLUMNS, LABEL_COLUMNS)
+    for name, columns in zip(ALL_FILES, expected, strict=True):
         first_line = (small / name).read_bytes().split(b"\n", 1)[0]
         assert first_line.decode("utf-8") == ",".join(columns)
 
 
-def test_files_are_plain_utf8_with_unix_line_ends_and_no_quoting(small):
-    for name in FILES:
-        data = (small / name).read_bytes()
+def test_files_are_plain_utf8_with_unix_line_ends_and_no_quoting(labelled):
+    for name in ALL_FILES:
+        data = (labelled / name).read_bytes()
         text = data.decode("utf-8")
         assert b"\r" not in data and b'"' not in data
         assert text.endswith("\n")
@@ -78,12 +93,14 @@ def test_files_are_plain_utf8_with_unix_line_ends_and_no_quoting(small):
 
 
 def test_returned_counts_match_the_files(tmp_path):
-    counts = generate_realistic(tmp_path, chunk_size=1000, **SMALL)
-    for name in FILES:
+    counts = generate_realistic(tmp_path, chunk_size=1000, **LABELLED)
+    assert set(counts) == set(ALL_FILES)
+    for name in ALL_FILES:
         lines = (tmp_path / name).read_text(encoding="utf-8").count("\n")
         assert counts[name] == lines - 1
-    assert counts["customers.csv"] == SMALL["customers"]
-    assert counts["statements.csv"] == SMALL["customers"] * SMALL["months"]
+    assert counts["customers.csv"] == LABELLED["customers"]
+    assert counts["statements.csv"] == LABELLED["customers"] * LABELLED["months"]
+    assert counts[LABELS] > 0
 
 
 def test_same_seed_gives_the_same_bytes_and_another_seed_does_not(tmp_path, small):
@@ -96,8 +113,18 @@ def test_same_seed_gives_the_same_bytes_and_another_seed_does_not(tmp_path, smal
 
 def test_output_does_not_depend_on_chunk_size(tmp_path, small):
     generate_realistic(tmp_path, chunk_size=7, **SMALL)
-    for name in FILES:
+    for name in ALL_FILES:
         assert (tmp_path / name).read_bytes() == (small / name).read_bytes()
+
+
+def test_labelled_output_is_reproducible_and_does_not_depend_on_chunk_size(tmp_path, labelled):
+    generate_realistic(tmp_path / "again", chunk_size=1000, **LABELLED)
+    generate_realistic(tmp_path / "chunked", chunk_size=13, **LABELLED)
+    generate_realistic(tmp_path / "other", chunk_size=1000, **{**LABELLED, "seed": 6})
+    for name in ALL_FILES:
+        assert (tmp_path / "again" / name).read_bytes() == (labelled / name).read_bytes()
+        assert (tmp_path / "chunked" / name).read_bytes() == (labelled / name).read_bytes()
+        assert (tmp_path / "other" / name).read_bytes() != (labelled / name).read_bytes()
 
 
 def test_customers_are_numbered_sorted_and_opened_before_the_extract(frames):
@@ -243,10 +270,118 @@ def test_some_months_have_no_transactions_and_the_average_is_a_few(portfolio):
     assert 3 <= len(transactions) / len(statements) <= 6
 
 
-def test_an_empty_portfolio_still_writes_three_headers(tmp_path):
+# --- injected anomalies and labels.csv ---------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def labels(labelled) -> pd.DataFrame:
+    return _read(labelled, LABELS)
+
+
+def _month_index(months: pd.Series, start: str) -> pd.Series:
+    year, month = int(start[:4]), int(start[5:])
+    return (months.str[:4].astype(int) - year) * 12 + months.str[5:].astype(int) - month
+
+
+def test_labels_name_real_customer_months_after_the_minimum_history(labelled, labels):
+    assert len(labels) > 0
+    statements = _read(labelled, "statements.csv")
+    pairs = set(zip(statements["customer_id"], statements["statement_month"], strict=True))
+    assert set(zip(labels["customer_id"], labels["month"], strict=True)) <= pairs
+    assert (_month_index(labels["month"], LABELLED["start"]) >= ANOMALY_MIN_HISTORY).all()
+    assert set(labels["anomaly_type"]) == set(ANOMALY_TYPES)
+    # One anomaly per customer-month, in the order of the other files.
+    assert not labels.duplicated(["customer_id", "month"]).any()
+    assert labels.equals(labels.sort_values(["customer_id", "month"], ignore_index=True))
+
+
+def _posted_patterns(directory: Path) -> pd.DataFrame:
+    """Per customer-month: what each anomaly type leaves in transactions.csv."""
+    transactions = _read(directory, "transactions.csv")
+    limits = _read(directory, "statements.csv").groupby("customer_id")["credit_limit"].first()
+    transactions["month"] = transactions["transaction_date"].str[:7]
+    transactions["cents"] = _cents(transactions["amount"])
+    purchase = transactions["transaction_type"] == "purchase"
+    limit = _cents(transactions["customer_id"].map(limits))
+    transactions["tiny_online"] = purchase & (transactions["channel"] == "online")
+    transactions["tiny_online"] &= transactions["cents"] < 1_000
+    transactions["big"] = purchase & (transactions["cents"] >= 0.1 * limit)
+    transactions["cash"] = transactions["transaction_type"] == "cash_advance"
+    days = transactions["transaction_date"].str[8:].astype(int)
+    transactions["big_day"] = days.where(transactions["big"])
+    grouped = transactions.groupby(["customer_id", "month"])
+    return grouped.agg(
+        tiny_online=("tiny_online", "sum"),
+        big=("big", "sum"),
+        big_span=("big_day", lambda d: d.max() - d.min()),
+        cash=("cash", "sum"),
+    )
+
+
+def test_only_anomalies_that_posted_are_labelled(labelled, labels):
+    patterns = _posted_patterns(labelled).reindex(
+        pd.MultiIndex.from_frame(labels[["customer_id", "month"]])
+    )
+    kind = labels["anomaly_type"].to_numpy()
+    burst = patterns[kind == "small_online_burst"]
+    spike = patterns[kind == "spend_spike"]
+    cash = patterns[kind == "cash_advance_jump"]
+    assert (burst["tiny_online"] >= 15).all()
+    assert (spike["big"] >= 3).all()
+    assert (cash["cash"] >= 3).all()
+    # A spike's purchases fall within three days (the month's other big ones may not).
+    assert (spike.loc[spike["big"] == 3, "big_span"] <= 2).all()
+
+
+def test_some_anomalies_are_declined_and_left_unlabelled(tmp_path, labelled, labels):
+    # At the same seed a rate of 1 tries every eligible month; many cards cannot take them.
+    counts = generate_realistic(tmp_path, chunk_size=1000, **{**LABELLED, "anomaly_rate": 1.0})
+    eligible = LABELLED["customers"] * (LABELLED["months"] - ANOMALY_MIN_HISTORY)
+    assert 0.5 * eligible < counts[LABELS] < eligible
+
+
+def test_labelled_share_is_close_to_the_rate_minus_declines(tmp_path):
+    rate = 0.1
+    counts = generate_realistic(
+        tmp_path, customers=400, months=8, seed=11, anomaly_rate=rate, chunk_size=1000
+    )
+    eligible = 400 * (8 - ANOMALY_MIN_HISTORY)
+    share = counts[LABELS] / eligible
+    # Roughly a third of the attempts are declined (full or frozen cards): see data_contract.md.
+    assert 0.5 * rate <= share <= rate
+
+
+def test_rate_zero_injects_nothing(tmp_path):
+    counts = generate_realistic(tmp_path, chunk_size=1000, **{**LABELLED, "anomaly_rate": 0.0})
+    assert counts[LABELS] == 0
+    assert (tmp_path / LABELS).read_text() == ",".join(LABEL_COLUMNS) + "\n"
+    patterns = _posted_patterns(tmp_path)
+    assert patterns["tiny_online"].max() < 15  # no card testing without injection
+
+
+def test_anomalies_keep_the_balance_identity_and_the_contract(labelled):
+    frame = _monthly_movements(labelled)
+    fees = (
+        frame["outstanding_balance"] - frame["opening"] - frame["moved"] + frame["payment_amount"]
+    )
+    bound = np.ceil(0.025 * frame["opening"].clip(lower=0)) + 3_500 + frame["cash_fees"]
+    assert (fees >= 0).all() and (fees <= bound).all()
+    transactions = _read(labelled, "transactions.csv")
+    limits = _read(labelled, "statements.csv").groupby("customer_id")["credit_limit"].first()
+    cents = _cents(transactions["amount"])
+    limit = _cents(transactions["customer_id"].map(limits))
+    kind = transactions["transaction_type"]
+    assert (cents[kind == "purchase"] <= 0.25 * limit[kind == "purchase"]).all()
+    cash = cents[kind == "cash_advance"]
+    assert ((cash % 2_000 == 0) & (cash <= 200_000)).all()
+    assert transactions["transaction_id"].is_unique
+
+
+def test_an_empty_portfolio_still_writes_every_header(tmp_path):
     counts = generate_realistic(tmp_path, customers=0, months=3)
-    assert counts == dict.fromkeys(FILES, 0)
+    assert counts == dict.fromkeys(ALL_FILES, 0)
     assert (tmp_path / "customers.csv").read_text() == ",".join(CUSTOMER_COLUMNS) + "\n"
+    assert (tmp_path / LABELS).read_text() == ",".join(LABEL_COLUMNS) + "\n"
 
 
 @pytest.mark.parametrize(
@@ -258,6 +393,8 @@ def test_an_empty_portfolio_still_writes_three_headers(tmp_path):
         {"chunk_size": 0},
         {"start": "2024-13"},
         {"customers": 10_000_000},
+        {"anomaly_rate": -0.01},
+        {"anomaly_rate": 1.5},
     ],
 )
 def test_bad_arguments_are_refused(tmp_path, kwargs):

@@ -13,6 +13,12 @@ Why a latent stress path: each customer carries a slowly moving financial-stress
 that drives how they pay, how much they spend and how often they draw cash. It is returned by
 :func:`simulate_chunk` (but not written) so labels and injected anomalies can later be derived from
 it without changing the three files.
+
+Why injected anomalies: a spending-anomaly detector can only be measured against a ground truth.
+A share of customer-months (``anomaly_rate``) gets one labelled anomaly on top of the customer's
+normal behaviour: a spend spike, a burst of small online transactions or a jump in cash advances.
+They go through the same authorisation as everything else, so only what posted is labelled, and
+the labels go to ``labels.csv``, which the loader never reads.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from credit_risk.months import month_range, parse_month
 CUSTOMERS_FILE = "customers.csv"
 STATEMENTS_FILE = "statements.csv"
 TRANSACTIONS_FILE = "transactions.csv"
+LABELS_FILE = "labels.csv"
 
 CUSTOMER_COLUMNS = ("customer_id", "opened_date", "credit_tier", "region")
 STATEMENT_COLUMNS = (
@@ -49,6 +56,7 @@ TRANSACTION_COLUMNS = (
     "merchant_category",
     "channel",
 )
+LABEL_COLUMNS = ("customer_id", "month", "anomaly_type")
 
 MAX_CUSTOMERS = 9_999_999  # customer ids have 7 digits
 _MAX_TRANSACTIONS_PER_MONTH = 9_999  # the sequence part of a transaction id has 4 digits
@@ -161,6 +169,32 @@ _REFUND_SHARE = 0.03
 _CASH_SHARE_BASE, _CASH_SHARE_STRESSED = 0.01, 0.12
 _CASH_STRESS_CENTRE, _CASH_STRESS_SLOPE = 1.5, 2.0
 
+# --- injected anomalies: the ground truth of labels.csv -----------------------------------------
+SPEND_SPIKE, SMALL_ONLINE_BURST, CASH_ADVANCE_JUMP = 0, 1, 2
+ANOMALY_TYPES = ("spend_spike", "small_online_burst", "cash_advance_jump")
+_ANOMALY_TYPE_CDF = np.array([1 / 3, 2 / 3, 1.0])
+ANOMALY_MIN_HISTORY = 3  # months of normal history before the first injected anomaly
+_NOT_INJECTED = -1
+# Spend spike: a few big-ticket purchases within days (a splurge, or a taken-over card).
+_SPIKE_PURCHASES = (3, 5)
+_SPIKE_LIMIT_SHARE = (0.10, 0.20)  # of the limit, per purchase (each stays under 25 %)
+_SPIKE_CATEGORIES = np.array([CATEGORIES.index("travel"), CATEGORIES.index("retail")])
+_SPIKE_WINDOW_DAYS = 3
+# Small online burst: card testing, many tiny online charges within a day or two.
+_BURST_TRANSACTIONS = (15, 40)
+_BURST_CENTS = (100, 999)
+_BURST_CATEGORIES = np.array([CATEGORIES.index("online_services"), CATEGORIES.index("retail")])
+_BURST_WINDOW_DAYS = 2
+# Cash-advance jump: several ATM withdrawals within a week, where one is usual at most.
+_CASH_JUMP_WITHDRAWALS = (3, 5)
+_CASH_JUMP_CAP_SHARE = (0.2, 0.5)  # of the largest withdrawal the card allows
+_CASH_JUMP_WINDOW_DAYS = 7
+_ONLINE_CHANNEL = CHANNELS.index("online")
+# Fewest posted transactions for an anomaly to count (the smallest one each type injects).
+_LABEL_MIN_POSTED = np.array(
+    [_SPIKE_PURCHASES[0], _BURST_TRANSACTIONS[0], _CASH_JUMP_WITHDRAWALS[0]], dtype=np.int64
+)
+
 # --- layout of each customer's random stream; changing it changes every extract ----------------
 _STATIC_UNIFORMS = 6  # tier, limit, region, opened, due day, revolving at start
 _STATIC_NORMALS = 4  # stress mean, spend scale, transaction rate, initial utilization
@@ -168,6 +202,9 @@ _MONTHLY_UNIFORMS = 5  # payment behaviour, partial share, underpayment, overpay
 _PAY_U, _PARTIAL_U, _UNDERPAY_U, _OVERPAY_U, _SHOCK_U = range(_MONTHLY_UNIFORMS)
 _TXN_UNIFORMS = 5  # day, type, category, channel, restraint
 _DAY_U, _TYPE_U, _CATEGORY_U, _CHANNEL_U, _RESTRAINT_U = range(_TXN_UNIFORMS)
+# Drawn last, after the transactions, so the draws above stay what they were without anomalies.
+_ANOMALY_UNIFORMS = 2  # per month: whether an anomaly is injected, and which type
+_SELECT_U, _ANOMALY_TYPE_U = range(_ANOMALY_UNIFORMS)
 
 
 def _seasonal_category_weights() -> np.ndarray:
@@ -219,6 +256,7 @@ class _Draws:
     counts: np.ndarray  # (customers, months) candidate transactions
     txn_u: np.ndarray  # (transactions, _TXN_UNIFORMS), customer-major then month
     txn_z: np.ndarray  # (transactions,)
+    anomaly_u: np.ndarray  # (customers, _ANOMALY_UNIFORMS, months)
 
 
 @dataclass(frozen=True)
@@ -249,6 +287,7 @@ class _Transactions:
     amount: np.ndarray  # cents, refunds negative
     fee: np.ndarray  # cents charged on top (cash advances)
     restraint_u: np.ndarray  # uniform deciding whether a restrained customer skips it
+    anomaly: np.ndarray  # injected anomaly type, or _NOT_INJECTED for normal behaviour
 
 
 @dataclass(frozen=True)
@@ -275,6 +314,7 @@ class SimulatedChunk:
         stress: Latent financial stress, shape (customers, months); higher is worse.
         behaviour: Payment behaviour per customer-month (FULL, PARTIAL, MINIMUM, MISSED).
         interest_and_fees: Cents charged per customer-month (interest, late and cash fees).
+        labels: Rows of labels.csv: the injected anomalies that posted.
     """
 
     customers: pd.DataFrame
@@ -283,6 +323,7 @@ class SimulatedChunk:
     stress: np.ndarray
     behaviour: np.ndarray
     interest_and_fees: np.ndarray
+    labels: pd.DataFrame
 
 
 def generate_realistic(
@@ -293,8 +334,9 @@ def generate_realistic(
     start: str = "2024-01",
     seed: int = 42,
     chunk_size: int = 5000,
+    anomaly_rate: float = 0.02,
 ) -> dict[str, int]:
-    """Write customers.csv, statements.csv and transactions.csv into out_dir; return row counts.
+    """Write the three extract files and labels.csv into out_dir; return row counts.
 
     Customers are simulated ``chunk_size`` at a time and appended, so memory stays bounded for
     large portfolios; the output bytes do not depend on ``chunk_size``.
@@ -306,26 +348,33 @@ def generate_realistic(
         start: First statement month, YYYY-MM.
         seed: Non-negative seed; the same seed and sizes give the same bytes.
         chunk_size: Customers simulated per batch.
+        anomaly_rate: Share of eligible customer-months (month index >= ANOMALY_MIN_HISTORY)
+            where an anomaly is injected; 0 writes the extract without any, and an empty
+            labels.csv. Anomalies the card declines are not labelled, so labels.csv holds less
+            than this share (about 0.65-0.75 of it for the default portfolio; see
+            docs/data_contract.md).
 
     Returns:
         Data rows written (header excluded) per file name.
 
     Raises:
-        ValueError: When a size or the seed is out of range, or ``start`` is not YYYY-MM.
+        ValueError: When a size, the seed or the rate is out of range, or ``start`` is not
+            YYYY-MM.
     """
     _check_arguments(customers, months, seed, chunk_size)
+    _check_rate(anomaly_rate)
     cal = _calendar(start, months)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    names = (CUSTOMERS_FILE, STATEMENTS_FILE, TRANSACTIONS_FILE)
-    columns = (CUSTOMER_COLUMNS, STATEMENT_COLUMNS, TRANSACTION_COLUMNS)
+    names = (CUSTOMERS_FILE, STATEMENTS_FILE, TRANSACTIONS_FILE, LABELS_FILE)
+    columns = (CUSTOMER_COLUMNS, STATEMENT_COLUMNS, TRANSACTION_COLUMNS, LABEL_COLUMNS)
     for name, header in zip(names, columns, strict=True):
-        # Header first, so an empty portfolio still yields three well-formed files.
+        # Header first, so an empty portfolio still yields well-formed files.
         (out_dir / name).write_text(",".join(header) + "\n", encoding="utf-8")
     rows = dict.fromkeys(names, 0)
     for first in range(0, customers, chunk_size):
-        chunk = _simulate(seed, first, min(chunk_size, customers - first), cal)
-        frames = (chunk.customers, chunk.statements, chunk.transactions)
+        chunk = _simulate(seed, first, min(chunk_size, customers - first), cal, anomaly_rate)
+        frames = (chunk.customers, chunk.statements, chunk.transactions, chunk.labels)
         for name, frame in zip(names, frames, strict=True):
             _append_csv(frame, out_dir / name)
             rows[name] += len(frame)
@@ -333,7 +382,13 @@ def generate_realistic(
 
 
 def simulate_chunk(
-    seed: int, first: int, count: int, *, months: int = 12, start: str = "2024-01"
+    seed: int,
+    first: int,
+    count: int,
+    *,
+    months: int = 12,
+    start: str = "2024-01",
+    anomaly_rate: float = 0.02,
 ) -> SimulatedChunk:
     """Simulate customers ``first .. first + count - 1`` (0-based) without writing anything.
 
@@ -343,7 +398,8 @@ def simulate_chunk(
     if first < 0 or count < 0:
         raise ValueError(f"first and count must be non-negative, got {first} and {count}")
     _check_arguments(first + count, months, seed, max(count, 1))
-    return _simulate(seed, first, count, _calendar(start, months))
+    _check_rate(anomaly_rate)
+    return _simulate(seed, first, count, _calendar(start, months), anomaly_rate)
 
 
 def _check_arguments(customers: int, months: int, seed: int, chunk_size: int) -> None:
@@ -356,6 +412,12 @@ def _check_arguments(customers: int, months: int, seed: int, chunk_size: int) ->
         raise ValueError(f"seed must be non-negative, got {seed}")
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be positive, got {chunk_size}")
+
+
+def _check_rate(anomaly_rate: float) -> None:
+    """A share of customer-months: anything outside 0..1 is a caller's mistake."""
+    if not 0.0 <= anomaly_rate <= 1.0:
+        raise ValueError(f"anomaly_rate must be between 0 and 1, got {anomaly_rate}")
 
 
 def _calendar(start: str, months: int) -> _Calendar:
@@ -371,11 +433,15 @@ def _calendar(start: str, months: int) -> _Calendar:
     )
 
 
-def _simulate(seed: int, first: int, count: int, cal: _Calendar) -> SimulatedChunk:
-    """Draw, derive, run the accounts and shape the three tables for one chunk."""
+def _simulate(
+    seed: int, first: int, count: int, cal: _Calendar, anomaly_rate: float
+) -> SimulatedChunk:
+    """Draw, derive, run the accounts and shape the four tables for one chunk."""
     draws = _draw_chunk(seed, first, count, cal)
     profile = _profile(draws, cal)
     txns = _candidate_transactions(draws, profile, cal)
+    injected = _anomaly_transactions(seed, first, draws, profile, cal, anomaly_rate)
+    txns = _merge(txns, injected, len(cal.months))
     accounts = _run_accounts(profile, draws.monthly_u, txns, cal)
     numbers = np.arange(first + 1, first + count + 1, dtype=np.int64)
     return SimulatedChunk(
@@ -385,6 +451,7 @@ def _simulate(seed: int, first: int, count: int, cal: _Calendar) -> SimulatedChu
         stress=profile.stress,
         behaviour=accounts.behaviour,
         interest_and_fees=accounts.interest_and_fees,
+        labels=_labels_frame(numbers, txns, accounts.accepted, cal),
     )
 
 
@@ -408,6 +475,7 @@ def _draw_chunk(seed: int, first: int, count: int, cal: _Calendar) -> _Draws:
     static_z = np.empty((count, _STATIC_NORMALS))
     stress_z = np.empty((count, months + 1))
     counts = np.empty((count, months), dtype=np.int64)
+    anomaly_u = np.empty((count, _ANOMALY_UNIFORMS, months))
     txn_u, txn_z = [], []
     # Mean-preserving lognormal: the portfolio average stays at _MEAN_TRANSACTIONS.
     rate_shift = -0.5 * _TRANSACTION_RATE_SPREAD**2
@@ -425,6 +493,7 @@ def _draw_chunk(seed: int, first: int, count: int, cal: _Calendar) -> _Draws:
         total = int(monthly.sum())
         txn_u.append(rng.random((total, _TXN_UNIFORMS)))
         txn_z.append(rng.standard_normal(total))
+        anomaly_u[local] = rng.random((_ANOMALY_UNIFORMS, months))
     return _Draws(
         static_u=static_u,
         static_z=static_z,
@@ -433,6 +502,7 @@ def _draw_chunk(seed: int, first: int, count: int, cal: _Calendar) -> _Draws:
         counts=counts,
         txn_u=np.concatenate(txn_u) if txn_u else np.empty((0, _TXN_UNIFORMS)),
         txn_z=np.concatenate(txn_z) if txn_z else np.empty(0),
+        anomaly_u=anomaly_u,
     )
 
 
@@ -550,6 +620,7 @@ def _candidate_transactions(draws: _Draws, profile: _Profile, cal: _Calendar) ->
         amount=amount[order],
         fee=fee[order],
         restraint_u=u[order, _RESTRAINT_U],
+        anomaly=np.full(order.size, _NOT_INJECTED, dtype=np.int64),
     )
 
 
@@ -583,6 +654,111 @@ def _transaction_amount(
     notes = np.clip(notes, 1, most_notes)
     amount = np.select([kind == CASH_ADVANCE, kind == REFUND], [2_000 * notes, -basket], basket)
     return amount.astype(np.int64)
+
+
+def _anomaly_rng(seed: int, index: int, month: int) -> np.random.Generator:
+    """The stream of one injected anomaly: child ``month`` of the customer's seed sequence.
+
+    A stream per customer-month, rather than more draws from the customer's own stream, keeps
+    every anomaly independent of the others: a higher ``anomaly_rate`` only adds anomalies and
+    never reshapes the ones a lower rate injected, and the normal behaviour is drawn exactly as
+    without anomalies.
+    """
+    key = np.random.SeedSequence(seed, spawn_key=(index, month))
+    return np.random.Generator(np.random.PCG64(key))
+
+
+def _anomaly_transactions(
+    seed: int, first: int, draws: _Draws, profile: _Profile, cal: _Calendar, rate: float
+) -> _Transactions:
+    """Candidate transactions of the chunk's injected anomalies, at most one per customer-month.
+
+    Only months with ``ANOMALY_MIN_HISTORY`` months before them in the extract are eligible: a
+    detector needs that much history to see that the month is unusual. Injected transactions are
+    never skipped by restraint (the anomaly is precisely the customer, or a fraudster, not
+    holding back), but the issuer authorises them like any other charge.
+    """
+    months = len(cal.months)
+    eligible = np.arange(months) >= ANOMALY_MIN_HISTORY
+    selected = (draws.anomaly_u[:, _SELECT_U, :] < rate) & eligible
+    customers, month_index = np.nonzero(selected)  # customer-major, then month
+    kinds = _pick(_ANOMALY_TYPE_CDF, draws.anomaly_u[customers, _ANOMALY_TYPE_U, month_index])
+    parts = [
+        _one_anomaly(_anomaly_rng(seed, first + c, m), k, profile.limit[c], cal.days[m])
+        for c, m, k in zip(customers.tolist(), month_index.tolist(), kinds.tolist(), strict=True)
+    ]
+    sizes = np.array([part[0].size for part in parts], dtype=np.int64)
+    day, kind, category, channel, amount = (
+        np.concatenate([part[i] for part in parts]).astype(np.int64)
+        if parts
+        else np.empty(0, dtype=np.int64)
+        for i in range(5)
+    )
+    fee = np.where(
+        kind == CASH_ADVANCE,
+        np.maximum(_CASH_FEE_FLOOR_CENTS, np.rint(_CASH_FEE_SHARE * amount)),
+        0,
+    ).astype(np.int64)
+    return _Transactions(
+        customer=np.repeat(customers, sizes),
+        month=np.repeat(month_index, sizes),
+        day=day,
+        kind=kind,
+        category=category,
+        channel=channel,
+        amount=amount,
+        fee=fee,
+        restraint_u=np.ones(day.size),
+        anomaly=np.repeat(kinds, sizes),
+    )
+
+
+def _one_anomaly(
+    rng: np.random.Generator, anomaly: int, limit: int, days: int
+) -> tuple[np.ndarray, ...]:
+    """Day, type, category, channel and amount (cents) of one anomaly's transactions."""
+    if anomaly == SPEND_SPIKE:
+        count = int(rng.integers(_SPIKE_PURCHASES[0], _SPIKE_PURCHASES[1] + 1))
+        day = _window_days(rng, count, days, _SPIKE_WINDOW_DAYS)
+        category = _SPIKE_CATEGORIES[rng.integers(0, _SPIKE_CATEGORIES.size, count)]
+        channel = _pick(_CHANNEL_CDF[category], rng.random(count))
+        amount = np.rint(rng.uniform(*_SPIKE_LIMIT_SHARE, count) * limit)
+        amount = np.minimum(amount, np.rint(_MAX_BASKET_SHARE * limit))
+        return day, np.full(count, PURCHASE), category, channel, amount
+    if anomaly == SMALL_ONLINE_BURST:
+        count = int(rng.integers(_BURST_TRANSACTIONS[0], _BURST_TRANSACTIONS[1] + 1))
+        day = _window_days(rng, count, days, _BURST_WINDOW_DAYS)
+        category = _BURST_CATEGORIES[rng.integers(0, _BURST_CATEGORIES.size, count)]
+        amount = rng.integers(_BURST_CENTS[0], _BURST_CENTS[1] + 1, count)
+        return day, np.full(count, PURCHASE), category, np.full(count, _ONLINE_CHANNEL), amount
+    count = int(rng.integers(_CASH_JUMP_WITHDRAWALS[0], _CASH_JUMP_WITHDRAWALS[1] + 1))
+    day = _window_days(rng, count, days, _CASH_JUMP_WINDOW_DAYS)
+    most_notes = min(_MAX_CASH_NOTES, int(_MAX_BASKET_SHARE * limit) // 2_000)
+    notes = np.maximum(1, np.rint(rng.uniform(*_CASH_JUMP_CAP_SHARE, count) * most_notes))
+    cash = np.full(count, _CASH_CATEGORY)
+    return day, np.full(count, CASH_ADVANCE), cash, np.full(count, _ATM_CHANNEL), 2_000 * notes
+
+
+def _window_days(rng: np.random.Generator, count: int, days: int, window: int) -> np.ndarray:
+    """``count`` days of the month inside one window of ``window`` consecutive days."""
+    start = int(rng.integers(1, days - window + 2))
+    return start + rng.integers(0, window, count)
+
+
+def _merge(txns: _Transactions, injected: _Transactions, months: int) -> _Transactions:
+    """Normal and injected candidates in one set, sorted by customer, month, day, then source.
+
+    The sort is stable and injected rows come last, so without anomalies nothing moves and the
+    extract is byte for byte the one written before anomalies existed.
+    """
+    if injected.customer.size == 0:
+        return txns
+    fields = _Transactions.__dataclass_fields__
+    merged = {
+        name: np.concatenate([getattr(txns, name), getattr(injected, name)]) for name in fields
+    }
+    order = np.lexsort((merged["day"], merged["customer"] * months + merged["month"]))
+    return _Transactions(**{name: values[order] for name, values in merged.items()})
 
 
 def _grouped_cumsum(values: np.ndarray, groups: np.ndarray) -> np.ndarray:
@@ -806,6 +982,38 @@ def _transactions_frame(
             "transaction_type": np.array(TRANSACTION_TYPES)[txns.kind[accepted]],
             "merchant_category": np.array(CATEGORIES)[txns.category[accepted]],
             "channel": np.array(CHANNELS)[txns.channel[accepted]],
+        }
+    )
+
+
+def _labels_frame(
+    numbers: np.ndarray, txns: _Transactions, accepted: np.ndarray, cal: _Calendar
+) -> pd.DataFrame:
+    """Rows of labels.csv: injected anomalies of which enough posted to be one.
+
+    A declined anomaly never reached the files, so it is not an anomaly of the data. When the
+    limit cut one short (approval is a prefix in date order), it counts only if what posted is
+    still an anomaly of its type: at least the fewest transactions that type ever injects.
+    """
+    injected = txns.anomaly != _NOT_INJECTED
+    parts = pd.DataFrame(
+        {
+            "customer": txns.customer[injected],
+            "month": txns.month[injected],
+            "anomaly": txns.anomaly[injected],
+            "posted": accepted[injected].astype(np.int64),
+        }
+    )
+    posted = parts.groupby(["customer", "month", "anomaly"], sort=True)["posted"].sum()
+    kept = posted.reset_index()
+    kept = kept[kept["posted"].to_numpy() >= _LABEL_MIN_POSTED[kept["anomaly"].to_numpy()]]
+    if kept.empty:  # the id formatting cannot take an empty array
+        return pd.DataFrame(columns=list(LABEL_COLUMNS))
+    return pd.DataFrame(
+        {
+            "customer_id": _ids("C", numbers[kept["customer"].to_numpy(np.int64)], 7),
+            "month": np.array(cal.months)[kept["month"].to_numpy(np.int64)],
+            "anomaly_type": np.array(ANOMALY_TYPES)[kept["anomaly"].to_numpy(np.int64)],
         }
     )
 
