@@ -14,7 +14,10 @@ run's **data interval** (a run with interval 2024-03-01 .. 2024-04-01 loads Marc
 6. `validate_published`: invariants of every row, and the month's distribution against the
    previous published month.
 7. `publish_views`: swap the candidate in, atomically. Only now do readers see the month.
-8. `summarize_risk`: log customers per risk segment.
+8. `detect_anomalies` and `score_customers`: spending anomalies against each customer's own
+   prior months, and each customer's probability of turning high-risk next month, from the
+   published data; each checked by its own Great Expectations suite.
+9. `summarize_risk`: log customers per risk segment.
 
 On-call is alerted (email and Slack webhook, see `credit_risk.alerts`) when a task fails after
 its retries, and when a month is still not refreshed `CREDIT_RISK_REFRESH_DEADLINE_HOURS` after
@@ -40,6 +43,10 @@ PUBLISHED_ASSETS = [
     Asset(name=f"credit_risk.{view}", uri=ASSET_URI_TEMPLATE.format(name=view))
     for view in PUBLISHED_VIEWS
 ]
+ANALYTICS_ASSETS = {
+    table: Asset(name=f"credit_risk.{table}", uri=ASSET_URI_TEMPLATE.format(name=table))
+    for table in ("spend_anomalies", "high_risk_predictions")
+}
 
 
 @dag(
@@ -113,6 +120,18 @@ def credit_risk_monthly():
 
         return publish(extract["month"], CONN_ID, run_id)
 
+    @task(outlets=[ANALYTICS_ASSETS["spend_anomalies"]])
+    def detect_anomalies(extract: dict, run_id=None) -> dict:
+        from credit_risk.orchestration import detect_anomalies
+
+        return detect_anomalies(extract["month"], CONN_ID, run_id)
+
+    @task(outlets=[ANALYTICS_ASSETS["high_risk_predictions"]])
+    def score_customers(extract: dict, run_id=None) -> dict:
+        from credit_risk.orchestration import score_customers
+
+        return score_customers(extract["month"], CONN_ID, run_id)
+
     @task
     def summarize_risk(extract: dict) -> dict:
         from credit_risk.orchestration import summarize_month
@@ -120,16 +139,16 @@ def credit_risk_monthly():
         return summarize_month(extract["month"], CONN_ID)
 
     extract = prepare_extract()
-    gates = [
+    published = publish_views(extract)
+    chain(
         validate_input(extract),
         load_month(extract),
         validate_loaded(extract),
         build_views(),
         validate_published(extract),
-        publish_views(extract),
-        summarize_risk(extract),
-    ]
-    chain(*gates)
+        published,
+    )
+    chain(published, [detect_anomalies(extract), score_customers(extract)], summarize_risk(extract))
 
 
 credit_risk_monthly()

@@ -250,3 +250,57 @@ def slice_month(
     """Cut one month out of a multi-month extract (a monthly drop)."""
     folder = pipeline.slice_month(source, _month(month) or month, out)
     console.print(f"wrote {folder}")
+
+
+@app.command()
+def anomalies(month: MonthOption = None, db_url: DbUrl = None) -> None:
+    """Flag spending anomalies from the published data (one month, or all) and list them."""
+    from credit_risk.analytics.anomalies import detect_anomalies
+
+    try:
+        rows = detect_anomalies(_warehouse(db_url), _month(month))
+    except WarehouseError as error:
+        _fail(error)
+    flagged = rows[rows["is_anomaly"].astype(bool)]
+    shown = flagged[["customer_id", "month", "monthly_spend", "z_score", "anomaly_reason"]]
+    console.print(_frame_table(shown.head(50), f"{len(flagged)} of {len(rows)} flagged"))
+
+
+@app.command()
+def score(month: MonthOption = None, db_url: DbUrl = None) -> None:
+    """Score every customer's probability of turning high-risk next month."""
+    from credit_risk.analytics.model import score_customers
+
+    try:
+        run = score_customers(_warehouse(db_url), _month(month))
+    except WarehouseError as error:
+        _fail(error)
+    if run.status != "scored":
+        console.print(f"{run.month}: {run.status} ({run.detail})")
+        return
+    console.print(
+        f"{run.month}: scored {run.n_scored} customers with {run.model_version}; out-of-time "
+        f"AUC {run.champion_auc:.3f} (logistic baseline {run.baseline_auc:.3f}); "
+        f"{run.predicted_positive_rate:.1%} predicted to turn high-risk"
+    )
+
+
+@app.command()
+def evaluate(
+    labels: Annotated[
+        Path | None,
+        typer.Option(help="labels.csv of a generated extract: anomaly precision/recall."),
+    ] = None,
+    db_url: DbUrl = None,
+) -> None:
+    """Print how good the detectors and the model are: precision/recall, AUC, Gini, KS."""
+    from credit_risk.analytics import anomalies as anomaly_module
+    from credit_risk.analytics import model as model_module
+
+    warehouse = _warehouse(db_url)
+    if labels is not None:
+        evaluation = anomaly_module.evaluate_anomalies(warehouse, labels)
+        console.print("Anomaly detection against labels.csv (and the seed's 1.5x rule)")
+        console.print(anomaly_module.format_evaluation(evaluation))
+    console.print("Next-month high-risk model, out of time")
+    console.print(model_module.format_evaluation(model_module.evaluate_model(warehouse)))

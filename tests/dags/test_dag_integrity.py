@@ -68,11 +68,18 @@ def test_task_graph(dag):
         "build_views",
         "validate_published",
         "publish_views",
-        "summarize_risk",
     ]
-    # every gate sits between the step it checks and the next; the extract feeds the rest
+    analytics = ["detect_anomalies", "score_customers"]
+    # every gate sits between the step it checks and the next; analytics read what was
+    # published; the extract (its month) feeds every task but build_views
     expected = set(itertools.pairwise(order))
-    expected |= {("prepare_extract", task_id) for task_id in order if task_id != "build_views"}
+    expected |= {("publish_views", task_id) for task_id in analytics}
+    expected |= {(task_id, "summarize_risk") for task_id in analytics}
+    expected |= {
+        ("prepare_extract", task_id)
+        for task_id in [*order, *analytics, "summarize_risk"]
+        if task_id != "build_views"
+    }
     assert edges == expected
 
 
