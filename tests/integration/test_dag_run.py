@@ -75,6 +75,22 @@ def test_a_twelve_month_backfill_equals_one_cli_run(monthly_dag, db_url, db_serv
     for month in month_range("2024-01", 12):
         assert run_month(monthly_dag, month).state == "success", month
 
+    # the analytics tasks published both tables, each month checked by its own suite
+    anomaly_months = query(db_url, "select month, count(*) from spend_anomalies group by month")
+    assert [months for months, _ in anomaly_months] == month_range("2024-01", 12)
+    assert {rows for _, rows in anomaly_months} == {60}
+    scored = query(db_url, "select month, count(*) from high_risk_predictions group by month")
+    assert scored and all(rows == 60 for _, rows in scored)
+    assert scored[-1][0] == "2024-12"
+    assert query(
+        db_url,
+        "select count(*) from high_risk_predictions where probability < 0 or probability > 1",
+    ) == [(0,)]
+    stages = dict(
+        query(db_url, "select stage, count(*) from validation_runs where is_success group by 1")
+    )
+    assert stages["anomalies"] == 12 and stages["scores"] == len(scored)
+
     # the same data loaded in one go, into a second database
     settings = get_settings()
     dataset = generated_dataset(GenerationSpec.from_settings(settings), settings.data_dir)
