@@ -36,6 +36,17 @@ ensure_system_packages() {
   if [ ${#missing[@]} -gt 0 ]; then apt_install "${missing[@]}"; fi
 }
 
+# Headless Chromium for the dashboard's browser tests: Debian's package, driven by Playwright
+# (`playwright install` is never run). Without root it is only reported: those tests then skip.
+ensure_browser() {
+  [ -x /usr/bin/chromium ] && return
+  if [ "$(id -u)" -ne 0 ]; then
+    log "chromium is missing: the dashboard's browser tests will skip (sudo apt-get install chromium)"
+    return
+  fi
+  apt_install chromium
+}
+
 ensure_python_version() {
   "$PYTHON" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' || {
     log "Python 3.11+ is required; $PYTHON is $("$PYTHON" --version 2>&1). Set PYTHON=/path/to/python3.11"
@@ -122,6 +133,7 @@ ensure_airflow_db() {
 source "$ROOT/scripts/airflow-env.sh"
 ensure_python_version
 ensure_system_packages
+ensure_browser
 ensure_venv
 export PATH="$VENV/bin:$PATH"
 ensure_warehouse
