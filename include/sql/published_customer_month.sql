@@ -17,5 +17,6 @@ create table if not exists published_customer_month (
     has_statement boolean not null,
     is_latest_statement boolean not null,
     primary key (customer_id, month),
-    key ix_published_customer_month_month (month, risk_category)
+    key ix_published_customer_month_month (month, risk_category),
+    key ix_published_customer_month_spend (month, monthly_spend)
 ) engine = innodb default charset = utf8mb4

@@ -18,6 +18,7 @@ TABLES: tuple[str, ...] = (
     "published_transactions",
     "published_portfolio_month",
     "published_utilization_buckets",
+    "published_credit_limit_month",
     "publications",
     "validation_runs",
 )
@@ -32,6 +33,7 @@ MODEL_VIEWS: tuple[str, ...] = (
     "int_transaction",
     "int_portfolio_month",
     "int_utilization_buckets",
+    "int_credit_limit_month",
 )
 """The logic, as views over the loaded tables, in dependency order. Readers never query them:
 what they compute reaches readers only through a validated snapshot."""
@@ -41,6 +43,7 @@ SNAPSHOTS: dict[str, str] = {
     "published_transactions": "int_transaction",
     "published_portfolio_month": "int_portfolio_month",
     "published_utilization_buckets": "int_utilization_buckets",
+    "published_credit_limit_month": "int_credit_limit_month",
 }
 """Published snapshot table -> the model view that fills it."""
 

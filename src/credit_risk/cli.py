@@ -304,3 +304,23 @@ def evaluate(
         console.print(anomaly_module.format_evaluation(evaluation))
     console.print("Next-month high-risk model, out of time")
     console.print(model_module.format_evaluation(model_module.evaluate_model(warehouse)))
+
+
+@app.command()
+def dashboard(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8050,
+    db_url: Annotated[
+        str | None,
+        typer.Option(
+            "--db-url",
+            envvar="CREDIT_RISK_DASHBOARD_DB_URL",
+            help="Read-only warehouse URL (default: CREDIT_RISK_DB_URL).",
+        ),
+    ] = None,
+) -> None:
+    """Serve the executive dashboard standalone (no Airflow needed)."""
+    from credit_risk.dashboard import serve
+
+    console.print(f"dashboard on http://{host}:{port}/")
+    serve(host=host, port=port, db_url=db_url)

@@ -1,0 +1,377 @@
+"""Dashboard benchmark: latency of every endpoint on a 100k-customer, 12-month warehouse.
+
+One run generates (or reuses) a realistic extract, loads and publishes it with
+``pipeline.run(validate=False)`` into a throwaway database, adds the analytics tables other jobs
+build (``spend_anomalies``, ``high_risk_predictions``: one synthetic row per customer-month,
+primary key only, as their DDL creates them) and the proposed ``published_credit_limit_month``,
+then starts the dashboard with uvicorn in a subprocess and times each endpoint N times over
+loopback HTTP with httpx. It prints p50/p95/max per endpoint and whether p95 < 100 ms, first on
+the tables as built, then again after the indexes proposed in
+``credit_risk.dashboard.proposed_sql.PROPOSED_INDEXES``.
+
+It is a measurement, not a test: the exit code is 0 whatever the figures.
+
+    python benchmarks/dashboard_benchmark.py                          # 100k x 12, 50 requests
+    python benchmarks/dashboard_benchmark.py --customers 5000 --requests 20
+    python benchmarks/dashboard_benchmark.py --keep-db                # then --reuse-db NAME
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import random
+import secrets
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+import httpx
+import MySQLdb
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy.engine import URL, make_url
+
+from credit_risk import pipeline
+from credit_risk.dashboard import proposed_sql
+from credit_risk.generate.realistic import generate_realistic
+from credit_risk.warehouse.db import warehouse_from_url
+
+REPO = Path(__file__).resolve().parents[1]
+CACHE_ROOT = REPO / "data" / "bench"
+START = "2024-01"
+TARGET_P95_MS = 100.0
+
+app = typer.Typer(add_completion=False)
+console = Console()
+
+SYNTHETIC_ANOMALIES = """
+insert into spend_anomalies (customer_id, month, monthly_spend, baseline_mean, baseline_std,
+    z_score, is_anomaly, anomaly_reason)
+select customer_id, month, monthly_spend, rolling_6_month_avg, 10.00,
+    (crc32(concat(customer_id, month)) % 1000) / 200.0 - 1,
+    crc32(concat(customer_id, month)) % 50 = 0,
+    if(crc32(concat(customer_id, month)) % 50 = 0, 'spend far above the 6-month baseline', null)
+from published_customer_month
+"""
+SYNTHETIC_PREDICTIONS = """
+insert into high_risk_predictions (customer_id, month, probability, is_predicted_high_risk,
+    model_version)
+select customer_id, month, (crc32(concat(month, customer_id)) % 1000) / 1000.0,
+    (crc32(concat(month, customer_id)) % 1000) >= 700, 'bench'
+from published_customer_month where has_statement
+"""
+SPEND_ANOMALIES_DDL = (
+    "create table if not exists spend_anomalies (customer_id varchar(32) not null, "
+    "month char(7) not null, monthly_spend decimal(14, 2) not null, baseline_mean decimal(14, 2), "
+    "baseline_std decimal(14, 2), z_score double, is_anomaly boolean not null, "
+    "anomaly_reason varchar(255), primary key (customer_id, month))"
+)
+PREDICTIONS_DDL_FALLBACK = (
+    "create table if not exists high_risk_predictions (customer_id varchar(32) not null, "
+    "month char(7) not null, probability double not null, "
+    "is_predicted_high_risk boolean not null, model_version varchar(64) not null, "
+    "primary key (customer_id, month), key ix_high_risk_predictions_month "
+    "(month, is_predicted_high_risk))"
+)
+
+
+def analytics_ddl() -> tuple[str, str]:
+    """The analytics tables as their jobs create them (their include/sql file when it exists)."""
+    predictions = REPO / "include" / "sql" / "high_risk_predictions.sql"
+    if predictions.is_file():
+        return SPEND_ANOMALIES_DDL, predictions.read_text(encoding="utf-8").strip().rstrip(";")
+    return SPEND_ANOMALIES_DDL, PREDICTIONS_DDL_FALLBACK
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One request shape to time; ``{customer}`` / ``{prefix}`` vary per request."""
+
+    name: str
+    path: str
+    params: dict
+
+
+def endpoints(month: str) -> list[Endpoint]:
+    """Every widget's endpoint, with the parameters the page sends (and the heavy variants)."""
+    return [
+        Endpoint("page", "/", {}),
+        Endpoint("months", "/api/months", {}),
+        Endpoint("freshness", "/api/freshness", {"month": month}),
+        Endpoint("kpis", "/api/kpis", {"month": month}),
+        Endpoint("kpis High Risk", "/api/kpis", {"month": month, "category": "High Risk"}),
+        Endpoint("risk-distribution", "/api/risk-distribution", {"month": month}),
+        Endpoint("risk-trend", "/api/risk-trend", {}),
+        Endpoint("utilization-histogram", "/api/utilization-histogram", {"month": month}),
+        Endpoint("spend-by-category", "/api/spend-by-category", {}),
+        Endpoint("portfolio-spend", "/api/portfolio-spend", {}),
+        Endpoint("top-spenders", "/api/top-spenders", {"month": month}),
+        Endpoint(
+            "top-spenders Medium", "/api/top-spenders", {"month": month, "category": "Medium Risk"}
+        ),
+        Endpoint("transactions-by-limit", "/api/transactions-by-limit", {"month": month}),
+        Endpoint("customers search", "/api/customers", {"q": "{prefix}"}),
+        Endpoint("customer", "/api/customer", {"customer_id": "{customer}"}),
+        Endpoint("at-risk", "/api/at-risk", {"month": month, "limit": 25}),
+        Endpoint(
+            "at-risk by probability",
+            "/api/at-risk",
+            {"month": month, "sort": "probability", "limit": 25},
+        ),
+        Endpoint(
+            "at-risk Medium by dpd",
+            "/api/at-risk",
+            {"month": month, "category": "Medium Risk", "sort": "days_past_due", "limit": 25},
+        ),
+        Endpoint("at-risk search", "/api/at-risk", {"month": month, "q": "{prefix}"}),
+        Endpoint("anomalies", "/api/anomalies", {"month": month, "limit": 25}),
+        Endpoint(
+            "anomalies High Risk",
+            "/api/anomalies",
+            {"month": month, "category": "High Risk", "limit": 25},
+        ),
+        Endpoint("at-risk.csv (10k rows)", "/api/at-risk.csv", {"month": month, "limit": 10000}),
+        Endpoint("plotly.min.js", "/vendor/plotly.min.js", {}),
+    ]
+
+
+# --- data ----------------------------------------------------------------------------------------
+
+
+def _extract(customers: int, months: int, seed: int) -> Path:
+    folder = CACHE_ROOT / f"dashboard-c{customers}-m{months}-{START}-s{seed}"
+    if folder.is_dir():
+        console.print(f"reusing the extract in {folder}")
+        return folder
+    scratch = folder.with_name(folder.name + ".partial")
+    console.print(f"generating {customers:,} customers x {months} months into {folder} ...")
+    started = time.perf_counter()
+    generate_realistic(scratch, customers=customers, months=months, start=START, seed=seed)
+    scratch.rename(folder)
+    console.print(f"  generated in {time.perf_counter() - started:.0f} s")
+    return folder
+
+
+def _connect(url: URL, database: str | None = None) -> MySQLdb.Connection:
+    return MySQLdb.connect(
+        host=url.host or "127.0.0.1",
+        port=url.port or 3306,
+        user=url.username or "root",
+        passwd=url.password or "",
+        database=database or "",
+        autocommit=True,
+    )
+
+
+def _execute(url: URL, database: str, *statements: str) -> None:
+    conn = _connect(url, database)
+    try:
+        for statement in statements:
+            conn.cursor().execute(statement)
+    finally:
+        conn.close()
+
+
+def _load(url: URL, database: str, folder: Path) -> None:
+    conn = _connect(url)
+    conn.cursor().execute(f"create database `{database}` character set utf8mb4")
+    conn.close()
+    warehouse = warehouse_from_url(url.set(database=database).render_as_string(False))
+    started = time.perf_counter()
+    pipeline.run(warehouse, folder, validate=False, run_id="bench")
+    console.print(f"  loaded and published in {time.perf_counter() - started:.0f} s")
+    started = time.perf_counter()
+    _execute(url, database, *analytics_ddl(), SYNTHETIC_ANOMALIES, SYNTHETIC_PREDICTIONS)
+    _execute(
+        url,
+        database,
+        proposed_sql.PUBLISHED_CREDIT_LIMIT_MONTH,
+        proposed_sql.FILL_CREDIT_LIMIT_MONTH_FROM_PUBLISHED,
+    )
+    console.print(f"  analytics + credit-limit tables in {time.perf_counter() - started:.0f} s")
+
+
+def _add_indexes(url: URL, database: str) -> None:
+    """Build the proposed indexes (those a reused database already has are skipped)."""
+    conn = _connect(url, database)
+    try:
+        for statement in proposed_sql.PROPOSED_INDEXES:
+            try:
+                conn.cursor().execute(statement)
+            except MySQLdb.OperationalError as error:
+                if error.args[0] != 1061:  # duplicate key name: built by an earlier run
+                    raise
+    finally:
+        conn.close()
+
+
+def _sample_customers(url: URL, database: str, count: int) -> list[str]:
+    conn = _connect(url, database)
+    try:
+        cursor = conn.cursor()
+        cursor.execute(
+            "select customer_id from published_customer_month where is_latest_statement "
+            "order by crc32(customer_id) limit %s",
+            (count,),
+        )
+        return [row[0] for row in cursor.fetchall()]
+    finally:
+        conn.close()
+
+
+def _latest_month(url: URL, database: str) -> str:
+    conn = _connect(url, database)
+    try:
+        cursor = conn.cursor()
+        cursor.execute("select max(month) from published_portfolio_month")
+        return cursor.fetchone()[0]
+    finally:
+        conn.close()
+
+
+# --- server and timing ---------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def _server(db_url: str):
+    """The standalone app under uvicorn, in its own process (so it does not share our GIL)."""
+    port = _free_port()
+    env = {**os.environ, "CREDIT_RISK_DASHBOARD_DB_URL": db_url}
+    command = [
+        sys.executable, "-m", "uvicorn", "--factory", "credit_risk.dashboard.app:standalone_app",
+        "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
+    ]  # fmt: skip
+    process = subprocess.Popen(command, env=env)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{base}/api/health", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise RuntimeError("the dashboard did not start")
+            time.sleep(0.2)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def _params(endpoint: Endpoint, customers: list[str], rng: random.Random) -> dict:
+    customer = rng.choice(customers)
+    values = {"{customer}": customer, "{prefix}": customer[:6]}
+    return {key: values.get(value, value) for key, value in endpoint.params.items()}
+
+
+def _time(
+    client: httpx.Client, endpoint: Endpoint, customers: list[str], requests: int, seed: int
+) -> list[float]:
+    rng = random.Random(seed)
+    for _ in range(3):  # warm the pool, the plan cache and InnoDB pages the endpoint touches
+        client.get(endpoint.path, params=_params(endpoint, customers, rng)).raise_for_status()
+    timings = []
+    for _ in range(requests):
+        params = _params(endpoint, customers, rng)
+        started = time.perf_counter()
+        response = client.get(endpoint.path, params=params)
+        response.read()
+        timings.append((time.perf_counter() - started) * 1000)
+        response.raise_for_status()
+    return timings
+
+
+def _percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(share * len(ordered)) - 1))]
+
+
+def _measure(base: str, month: str, customers: list[str], requests: int) -> dict[str, list[float]]:
+    results = {}
+    with httpx.Client(base_url=base, timeout=60) as client:
+        for index, endpoint in enumerate(endpoints(month)):
+            results[endpoint.name] = _time(client, endpoint, customers, requests, index)
+    return results
+
+
+def _report(title: str, results: dict[str, list[float]]) -> None:
+    table = Table(title=title, title_justify="left")
+    for column in ("endpoint", "p50 ms", "p95 ms", "max ms", "p95 < 100 ms"):
+        table.add_column(column, justify="left" if column == "endpoint" else "right")
+    for name, timings in results.items():
+        p95 = _percentile(timings, 0.95)
+        table.add_row(
+            name,
+            f"{statistics.median(timings):.1f}",
+            f"{p95:.1f}",
+            f"{max(timings):.1f}",
+            "[green]yes[/]" if p95 < TARGET_P95_MS else "[red]NO[/]",
+        )
+    console.print(table)
+
+
+@app.command()
+def main(
+    customers: Annotated[int, typer.Option(min=100, help="Customers to generate.")] = 100_000,
+    months: Annotated[int, typer.Option(min=2, help="Statement months.")] = 12,
+    seed: Annotated[int, typer.Option(help="Generator seed.")] = 42,
+    requests: Annotated[int, typer.Option(min=5, help="Timed requests per endpoint.")] = 50,
+    db_url: Annotated[
+        str,
+        typer.Option(envvar="CREDIT_RISK_BENCH_DB_URL", help="Server URL (no database needed)."),
+    ] = "mysql://root@127.0.0.1:3306",
+    reuse_db: Annotated[
+        str | None, typer.Option(help="Time an already loaded benchmark database.")
+    ] = None,
+    keep_db: Annotated[bool, typer.Option(help="Keep the database afterwards.")] = False,
+) -> None:
+    """Load 100k customers x 12 months and report p50/p95 latency per dashboard endpoint."""
+    url = make_url(db_url)
+    database = reuse_db or f"crm_bench_dash_{secrets.token_hex(3)}"
+    console.print(
+        f"machine: {os.cpu_count()} cores, {platform.machine()}, Python "
+        f"{platform.python_version()}; server {url.render_as_string(hide_password=True)}"
+    )
+    try:
+        if reuse_db is None:
+            _load(url, database, _extract(customers, months, seed))
+        db = url.set(database=database).render_as_string(False)
+        month = _latest_month(url, database)
+        sample = _sample_customers(url, database, 500)
+        with _server(db) as base:
+            _report(f"{database}: tables as built ({requests} requests each)",
+                    _measure(base, month, sample, requests))  # fmt: skip
+        if proposed_sql.PROPOSED_INDEXES:
+            started = time.perf_counter()
+            _add_indexes(url, database)
+            console.print(f"proposed indexes built in {time.perf_counter() - started:.0f} s")
+            with _server(db) as base:
+                _report(f"{database}: with the proposed indexes ({requests} requests each)",
+                        _measure(base, month, sample, requests))  # fmt: skip
+    finally:
+        if keep_db or reuse_db:
+            console.print(f"kept database {database}")
+        else:
+            conn = _connect(url)
+            conn.cursor().execute(f"drop database if exists `{database}`")
+            conn.close()
+
+
+if __name__ == "__main__":
+    app()
