@@ -230,11 +230,20 @@ def add_analytics_tables(db_url: str) -> None:
     _insert(db_url, "high_risk_predictions", scores, 5)
 
 
-def add_credit_limit_table(db_url: str) -> None:
-    """The proposed pre-aggregate, filled from the published transactions."""
-    execute(db_url, proposed_sql.PUBLISHED_CREDIT_LIMIT_MONTH)
-    execute(db_url, "delete from published_credit_limit_month")
-    execute(db_url, proposed_sql.FILL_CREDIT_LIMIT_MONTH_FROM_PUBLISHED)
+def add_proposals(db_url: str) -> None:
+    """The indexes and the prediction summary proposed in ``proposed_sql``."""
+    import MySQLdb
+
+    for statement in proposed_sql.PROPOSED_INDEXES:
+        try:
+            execute(db_url, statement)
+        except MySQLdb.OperationalError as error:
+            if error.args[0] != 1061:  # already in the table's DDL: nothing to add
+                raise
+    execute(db_url, proposed_sql.HIGH_RISK_PREDICTION_SEGMENTS)
+    for month in PUBLISHED_MONTHS:
+        for statement in proposed_sql.REFRESH_PREDICTION_SEGMENTS:
+            execute(db_url, statement, {"month": month})
 
 
 def _insert(db_url: str, table: str, rows: list[tuple], width: int) -> None:

@@ -92,7 +92,6 @@ def stale(new_db_url, tmp_path_factory):
         db_url = new_db_url()
         data.publish_months(db_url, drops)
         data.add_analytics_tables(db_url)
-        data.add_credit_limit_table(db_url)
         data.fail_next_month(db_url, drops)
         app = create_app(warehouse_from_url(db_url))
         with data.running_server(app, data.free_port()) as base:

@@ -12,6 +12,7 @@ from fastapi.routing import APIRoute
 from credit_risk.dashboard import create_app
 from credit_risk.warehouse.build import build_views
 from credit_risk.warehouse.db import warehouse_from_url
+from tests.conftest import execute
 from tests.integration import dashboard_data as data
 
 pytestmark = pytest.mark.integration
@@ -21,12 +22,12 @@ TWO_MONTHS = data.MONTHS[:2]
 
 @pytest.fixture(scope="module")
 def bare(new_db_url, tmp_path_factory):
-    """Two published months and none of the optional tables (spend_anomalies & co.)."""
+    """Two published months and none of the tables other jobs build (spend_anomalies & co.)."""
     drops = data.generate_drops(tmp_path_factory.mktemp("drops"))
     db_url = new_db_url()
     data.publish_months(db_url, drops, TWO_MONTHS, validate_last=False)
     with data.running_server(create_app(warehouse_from_url(db_url)), data.free_port()) as base:
-        yield base
+        yield base, db_url
 
 
 def assert_error(response, status: int, error: str | None = None) -> str:
@@ -41,6 +42,7 @@ def assert_error(response, status: int, error: str | None = None) -> str:
 
 
 def test_optional_widgets_say_not_available_yet(bare):
+    bare, _ = bare
     kpis = data.get(bare, "/api/kpis").json()["kpis"]
     for name in ("anomalies", "predicted_to_turn_high_risk", "predicted_high_risk"):
         assert kpis[name]["available"] is False
@@ -61,6 +63,7 @@ def test_optional_widgets_say_not_available_yet(bare):
         "spend_anomalies": False,
         "high_risk_predictions": False,
         "published_credit_limit_month": True,
+        "high_risk_prediction_segments": False,
     }
     assert_error(data.get(bare, "/api/at-risk", sort="probability"), 400)
     assert_error(data.get(bare, "/api/anomalies.csv"), 404)
@@ -96,6 +99,7 @@ def test_optional_widgets_say_not_available_yet(bare):
     ],
 )
 def test_bad_parameters_get_a_4xx_with_a_message(bare, path, params, status, words):
+    bare, _ = bare
     message = assert_error(data.get(bare, path, **params), status)
     assert words.lower() in message.lower()
 
@@ -130,6 +134,7 @@ NASTY_VALUES = [
 
 def test_no_parameter_value_makes_any_endpoint_fail(bare):
     """Every query parameter of every endpoint, with hostile values: a 2xx or 4xx, never 5xx."""
+    bare, _ = bare
     app = create_app(warehouse_from_url("mysql://unused@127.0.0.1:1/unused"))
     routes = [
         route
@@ -145,3 +150,11 @@ def test_no_parameter_value_makes_any_endpoint_fail(bare):
                     assert response.status_code < 500, (route.path, parameter.name, value)
                     if response.status_code >= 400:
                         assert response.json()["message"], (route.path, parameter.name, value)
+
+
+def test_a_warehouse_published_before_the_credit_limit_table(bare):
+    base, db_url = bare
+    execute(db_url, "drop table published_credit_limit_month")
+    limits = data.get(base, "/api/transactions-by-limit").json()
+    assert limits["available"] is False and "not available yet" in limits["message"]
+    assert data.get(base, "/api/kpis").status_code == 200

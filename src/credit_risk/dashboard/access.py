@@ -16,10 +16,7 @@ from credit_risk import catalog
 from credit_risk.dashboard.queries import OPTIONAL_TABLES
 
 PUBLISHED_TABLES: tuple[str, ...] = (
-    "published_customer_month",
-    "published_transactions",
-    "published_portfolio_month",
-    "published_utilization_buckets",
+    *catalog.SNAPSHOTS,
     "publications",
     "validation_runs",
 )
@@ -27,6 +24,11 @@ PUBLISHED_TABLES: tuple[str, ...] = (
 
 READABLE_OBJECTS: tuple[str, ...] = (*catalog.PUBLISHED_VIEWS, *PUBLISHED_TABLES)
 """Everything the read-only user may SELECT from, apart from the optional tables."""
+
+OPTIONAL_GRANTS: tuple[str, ...] = tuple(
+    name for name in OPTIONAL_TABLES if name not in PUBLISHED_TABLES
+)
+"""Tables other jobs create; grant each once it exists."""
 
 DEFAULT_USER = "credit_risk_dashboard"
 
@@ -49,7 +51,7 @@ def grant_statements(
     user: str = DEFAULT_USER,
     host: str = "%",
     *,
-    optional: tuple[str, ...] = OPTIONAL_TABLES,
+    optional: tuple[str, ...] = OPTIONAL_GRANTS,
 ) -> list[str]:
     """One ``GRANT SELECT`` per readable object (``optional``: those that exist already)."""
     return [

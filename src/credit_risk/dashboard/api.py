@@ -253,7 +253,9 @@ def _analytics_kpis(conn, available, wanted, shown, before, category) -> dict:
     else:
         cards["anomalies"] = _unavailable(queries.SPEND_ANOMALIES)
     if queries.HIGH_RISK_PREDICTIONS in available:
-        counts = queries.prediction_counts(conn, wanted, category)
+        counts = queries.prediction_counts(
+            conn, wanted, category, summary=queries.PREDICTION_SEGMENTS in available
+        )
         previous = counts.get(before, {}) if before else {}
         cards["predicted_to_turn_high_risk"] = _kpi(
             counts[shown]["turning"], previous.get("turning"), available=True
@@ -590,6 +592,7 @@ def at_risk_payload(conn, month, category, prefix, sort, order, limit, offset) -
             "cannot sort by probability: "
             + NOT_AVAILABLE.format(table=queries.HIGH_RISK_PREDICTIONS),
         )
+    total = queries.segment_count(conn, shown, segment, prefix)
     rows = queries.segment_page(
         conn,
         shown,
@@ -600,6 +603,7 @@ def at_risk_payload(conn, month, category, prefix, sort, order, limit, offset) -
         offset=offset,
         prefix=prefix,
         with_scores=with_scores,
+        segment_size=total,
     )
     return {
         "month": shown,
@@ -608,7 +612,7 @@ def at_risk_payload(conn, month, category, prefix, sort, order, limit, offset) -
         "order": order,
         "limit": limit,
         "offset": offset,
-        "total": queries.segment_count(conn, shown, segment, prefix),
+        "total": total,
         "scores_available": with_scores,
         "rows": rows,
     }

@@ -34,13 +34,7 @@ Blank = BeforeValidator(_blank_is_absent)
 Category = Literal["High Risk", "Medium Risk", "Low Risk", "Unknown"]
 SortOrder = Literal["asc", "desc"]
 AtRiskSort = Literal[
-    "utilization_pct",
-    "outstanding_balance",
-    "credit_limit",
-    "days_past_due",
-    "monthly_spend",
-    "probability",
-    "customer_id",
+    "utilization_pct", "days_past_due", "monthly_spend", "probability", "customer_id"
 ]
 AnomalySort = Literal[
     "z_score", "monthly_spend", "baseline_mean", "baseline_std", "customer_id", "risk_category"

@@ -30,6 +30,10 @@ const KPI_KINDS = {
   predicted_high_risk: "count",
 };
 
+// The sort keys the API accepts (each served by an index; see docs/dashboard.md).
+const AT_RISK_SORTS = new Set(["customer_id", "utilization_pct", "days_past_due", "monthly_spend", "probability"]);
+const ANOMALY_SORTS = new Set(["customer_id", "risk_category", "monthly_spend", "baseline_mean", "baseline_std", "z_score"]);
+
 const state = {
   month: null,
   category: "",
@@ -344,8 +348,9 @@ function tableRow(row, columns, onClick) {
   return tr;
 }
 
-function sortableHead(columns, view, onSort) {
+function sortableHead(columns, view, sortable, onSort) {
   return el("tr", {}, ...columns.map(([key, label]) => {
+    if (!sortable.has(key)) return el("th", {}, label);
     const active = view.sort === key;
     const arrow = active ? (view.order === "desc" ? " ▼" : " ▲") : "";
     const th = el("th", { class: active ? "sorted" : "", "data-sort": key, title: `Sort by ${label}` }, label + arrow);
@@ -395,7 +400,7 @@ async function drawAtRisk() {
   document.getElementById("at-risk-count").textContent = `${count.format(data.total)} customers`;
   const table = document.getElementById("table-at-risk");
   table.replaceChildren(
-    el("thead", {}, sortableHead(columns, view, drawAtRiskSafely)),
+    el("thead", {}, sortableHead(columns, view, AT_RISK_SORTS, drawAtRiskSafely)),
     el("tbody", {}, ...data.rows.map((row) => tableRow(row, columns, (r) => selectCustomer(r.customer_id)))),
   );
   pager("at-risk-pager", view, data.total, drawAtRiskSafely);
@@ -427,7 +432,7 @@ async function drawAnomalies() {
   ];
   document.getElementById("anomalies-count").textContent = `${count.format(data.total)} flagged in ${data.month}`;
   table.replaceChildren(
-    el("thead", {}, sortableHead(columns, view, drawAnomaliesSafely)),
+    el("thead", {}, sortableHead(columns, view, ANOMALY_SORTS, drawAnomaliesSafely)),
     el("tbody", {}, ...data.rows.map((row) => tableRow(row, columns, (r) => selectCustomer(r.customer_id)))),
   );
   pager("anomalies-pager", view, data.total, drawAnomaliesSafely);
