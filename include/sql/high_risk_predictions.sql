@@ -8,5 +8,6 @@ create table if not exists high_risk_predictions (
     is_predicted_high_risk boolean not null,
     model_version varchar(64) not null,
     primary key (customer_id, month),
-    key ix_high_risk_predictions_month (month, is_predicted_high_risk)
+    key ix_high_risk_predictions_month (month, is_predicted_high_risk),
+    key ix_high_risk_predictions_probability (month, probability)
 ) engine = innodb default charset = utf8mb4

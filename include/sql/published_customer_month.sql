@@ -1,6 +1,8 @@
 -- The published snapshot at customer-month grain. Readers reach it only through the published
 -- views; a run fills a candidate copy (same shape), validates it and swaps it in with one
 -- atomic rename, so readers see the last validated snapshot or the next one, never a mix.
+-- The secondary keys serve the dashboard: a month's segment in spend, utilization or
+-- days-past-due order, so its at-risk table reads one page instead of the whole segment.
 create table if not exists published_customer_month (
     customer_id varchar(32) not null,
     month char(7) not null,
@@ -18,5 +20,7 @@ create table if not exists published_customer_month (
     is_latest_statement boolean not null,
     primary key (customer_id, month),
     key ix_published_customer_month_month (month, risk_category),
-    key ix_published_customer_month_spend (month, monthly_spend)
+    key ix_published_customer_month_spend (month, monthly_spend),
+    key ix_published_customer_month_utilization (month, risk_category, utilization_pct),
+    key ix_published_customer_month_arrears (month, risk_category, days_past_due)
 ) engine = innodb default charset = utf8mb4

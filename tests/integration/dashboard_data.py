@@ -18,10 +18,11 @@ import pandas as pd
 import uvicorn
 
 from credit_risk import pipeline
-from credit_risk.dashboard import proposed_sql
+from credit_risk.analytics.model import REFRESH_PREDICTION_SEGMENTS
 from credit_risk.generate.realistic import generate_realistic
 from credit_risk.quality.errors import ValidationFailedError
-from credit_risk.warehouse.db import warehouse_from_url
+from credit_risk.warehouse.build import create_tables
+from credit_risk.warehouse.db import connect, warehouse_from_url
 from credit_risk.warehouse.load import load_extract
 from credit_risk.warehouse.publish import build_candidate
 from tests.conftest import execute, query
@@ -230,19 +231,13 @@ def add_analytics_tables(db_url: str) -> None:
     _insert(db_url, "high_risk_predictions", scores, 5)
 
 
-def add_proposals(db_url: str) -> None:
-    """The indexes and the prediction summary proposed in ``proposed_sql``."""
-    import MySQLdb
-
-    for statement in proposed_sql.PROPOSED_INDEXES:
-        try:
-            execute(db_url, statement)
-        except MySQLdb.OperationalError as error:
-            if error.args[0] != 1061:  # already in the table's DDL: nothing to add
-                raise
-    execute(db_url, proposed_sql.HIGH_RISK_PREDICTION_SEGMENTS)
+def upgrade_prediction_tables(db_url: str) -> None:
+    """What the scoring job does to a warehouse of an earlier version: the keys its files declare
+    added to ``high_risk_predictions``, and ``high_risk_prediction_segments`` counted per month."""
+    with connect(warehouse_from_url(db_url)) as conn:
+        create_tables(conn.cursor(), ["high_risk_predictions", "high_risk_prediction_segments"])
     for month in PUBLISHED_MONTHS:
-        for statement in proposed_sql.REFRESH_PREDICTION_SEGMENTS:
+        for statement in REFRESH_PREDICTION_SEGMENTS:
             execute(db_url, statement, {"month": month})
 
 

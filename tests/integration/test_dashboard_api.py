@@ -53,8 +53,10 @@ def drops(tmp_path_factory) -> dict[str, Path]:
 def scenario(request, new_db_url, drops, docs_dir):
     """(scenario name, database URL, base URL of a running dashboard).
 
-    The ``failed`` warehouse also has the proposed indexes and prediction summary, and every
-    segment counts as large, so the same tests cover the app's other query paths.
+    The ``failed`` warehouse also has the scores' probability key and the prediction summary
+    the scoring job keeps (the ``published`` one lacks both, like a warehouse scored by an
+    earlier version), and every segment counts as large, so the same tests cover the app's
+    other query paths.
     """
     db_url = new_db_url()
     data.publish_months(db_url, drops)
@@ -62,7 +64,7 @@ def scenario(request, new_db_url, drops, docs_dir):
     with pytest.MonkeyPatch.context() as patch:
         if request.param == "failed":
             data.fail_next_month(db_url, drops)
-            data.add_proposals(db_url)
+            data.upgrade_prediction_tables(db_url)
             patch.setattr(queries, "SMALL_SEGMENT", 0)
         app = create_app(warehouse_from_url(db_url))
         with data.running_server(app, data.free_port()) as base:

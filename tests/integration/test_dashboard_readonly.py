@@ -38,7 +38,7 @@ def readonly(new_db_url, drops, db_server):
     db_url = new_db_url()
     data.publish_months(db_url, drops, data.MONTHS[:2], validate_last=False)
     data.add_analytics_tables(db_url)
-    data.add_proposals(db_url)
+    data.upgrade_prediction_tables(db_url)
     user, password = f"crm_dash_{secrets.token_hex(4)}", secrets.token_urlsafe(16)
     database = make_url(db_url).database
     cursor = db_server.cursor()

@@ -118,6 +118,28 @@ def test_the_model_run_is_recorded_with_out_of_time_metrics(scored):
     assert row[17] == model_run.model_version
 
 
+def test_the_prediction_summary_counts_the_scores_by_current_segment(scored):
+    """The dashboard's prediction card reads this summary; it must equal the scores it counts."""
+    db_url, model_run = scored
+    expected = query(
+        db_url,
+        "select p.risk_category, count(*), sum(h.is_predicted_high_risk) "
+        "from high_risk_predictions as h join published_customer_month as p "
+        "on p.customer_id = h.customer_id and p.month = h.month "
+        "where h.month = %s group by p.risk_category order by p.risk_category",
+        (LATEST,),
+    )
+    summary = query(
+        db_url,
+        "select risk_category, scored, predicted_high_risk from high_risk_prediction_segments "
+        "where month = %s order by risk_category",
+        (LATEST,),
+    )
+    assert [(category, int(n), int(flagged)) for category, n, flagged in expected] == summary
+    assert sum(row[1] for row in summary) == model_run.n_scored
+    assert query(db_url, "select distinct month from high_risk_prediction_segments") == [(LATEST,)]
+
+
 def test_rescoring_a_month_replaces_its_rows_idempotently(scored):
     db_url, first = scored
     before = query(
@@ -134,6 +156,11 @@ def test_rescoring_a_month_replaces_its_rows_idempotently(scored):
         (LATEST,),
     )
     assert after == before
+    assert query(
+        db_url,
+        "select sum(scored) from high_risk_prediction_segments where month = %s",
+        (LATEST,),
+    ) == [(len(after),)]
     assert again.model_version == first.model_version
     assert again.run_id > first.run_id  # every run is recorded
 

@@ -11,7 +11,7 @@ import os
 import re
 import shutil
 import subprocess
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pytest
 import yaml
@@ -218,6 +218,21 @@ def test_data_dir_is_a_named_volume(compose, airflow_services):
         data_dir = spec["environment"]["CREDIT_RISK_DATA_DIR"]
         source = volume_mounts(spec).get(data_dir)
         assert source in (compose.get("volumes") or {}), f"{name}: {data_dir} is not a volume"
+
+
+def test_data_docs_written_by_workers_are_served_by_the_api_server(compose, airflow_services):
+    """The worker writes Data Docs; the dashboard on the api-server links and serves them."""
+    holders = {}
+    for name in ("airflow-worker", "airflow-apiserver"):
+        spec = airflow_services[name]
+        docs_dir = PurePosixPath(spec["environment"]["CREDIT_RISK_DATA_DOCS_DIR"])
+        holders[name] = {
+            source
+            for target, source in volume_mounts(spec).items()
+            if source in (compose.get("volumes") or {}) and docs_dir.is_relative_to(target)
+        }
+        assert holders[name], f"{name}: {docs_dir} is not on a named volume"
+    assert holders["airflow-worker"] == holders["airflow-apiserver"]
 
 
 def test_credit_risk_settings_passed_with_the_package_defaults(airflow_services):

@@ -42,7 +42,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from credit_risk.months import add_months, validate_month
-from credit_risk.warehouse.build import read_sql
+from credit_risk.warehouse.build import create_tables
 from credit_risk.warehouse.db import Warehouse, connect
 
 KEY = ["customer_id", "month"]
@@ -687,7 +687,7 @@ def write_spend_anomalies(warehouse: Warehouse, rows: pd.DataFrame, month: str |
     insert = f"insert into {TABLE} ({', '.join(TABLE_COLUMNS)}) values ({placeholders})"
     with connect(warehouse) as conn:
         cursor = conn.cursor()
-        cursor.execute(read_sql(TABLE))  # DDL commits on its own: before the transaction
+        create_tables(cursor, [TABLE])  # DDL commits on its own: before the transaction
         if month is None:
             cursor.execute(f"delete from {TABLE}")
         else:

@@ -46,7 +46,7 @@ from threadpoolctl import threadpool_limits
 
 from credit_risk.analytics.features import FEATURES, KEY, LABEL, load_history
 from credit_risk.months import add_months, validate_month
-from credit_risk.warehouse.build import read_sql
+from credit_risk.warehouse.build import create_tables
 from credit_risk.warehouse.db import Warehouse, connect
 
 log = logging.getLogger(__name__)
@@ -58,8 +58,28 @@ MODEL_NAMES = (BASELINE, CHALLENGER)
 MODEL_FAMILY = "hr1"
 """Bump when the features or the label change meaning: it prefixes every model_version."""
 
-TABLES = ("high_risk_predictions", "model_runs")
+TABLES = ("high_risk_predictions", "high_risk_prediction_segments", "model_runs")
 """Tables this module owns, each created from ``include/sql/<name>.sql`` when missing."""
+
+REFRESH_PREDICTION_SEGMENTS = (
+    "delete from high_risk_prediction_segments where month = %(month)s",
+    """
+    insert into high_risk_prediction_segments (month, risk_category, scored, predicted_high_risk)
+    select
+        predictions.month,
+        coalesce(customer_months.risk_category, 'No Statement'),
+        count(*),
+        sum(predictions.is_predicted_high_risk)
+    from high_risk_predictions as predictions
+    left join published_customer_month as customer_months
+        on predictions.customer_id = customer_months.customer_id
+        and predictions.month = customer_months.month
+    where predictions.month = %(month)s
+    group by predictions.month, coalesce(customer_months.risk_category, 'No Statement')
+    """,
+)
+"""Re-count a scored month's ``high_risk_prediction_segments`` from its scores and the published
+segments, in the transaction that writes the scores (the dashboard's prediction card reads it)."""
 
 SCORED, SKIPPED = "scored", "skipped"
 
@@ -615,11 +635,9 @@ def _utilization_psi(history: pd.DataFrame, month: str) -> float | None:
 
 
 def ensure_model_tables(warehouse: Warehouse) -> None:
-    """Create ``high_risk_predictions`` and ``model_runs`` when missing (idempotent DDL)."""
+    """Create this module's tables when missing, with the keys their files declare (idempotent)."""
     with connect(warehouse) as conn:
-        cursor = conn.cursor()
-        for name in TABLES:
-            cursor.execute(read_sql(name))
+        create_tables(conn.cursor(), TABLES)
 
 
 def _previous_scores(warehouse: Warehouse, month: str) -> pd.Series | None:
@@ -662,6 +680,7 @@ def _record(warehouse: Warehouse, run: ModelRun, predictions: pd.DataFrame | Non
                     ).itertuples(index=False)
                 ],
             )
+            refresh_prediction_segments(cursor, run.month)
         row = _run_row(run)
         columns = ", ".join(row)
         placeholders = ", ".join(["%s"] * len(row))
@@ -670,6 +689,12 @@ def _record(warehouse: Warehouse, run: ModelRun, predictions: pd.DataFrame | Non
         )
         run.run_id = int(cursor.lastrowid)
         conn.commit()
+
+
+def refresh_prediction_segments(cursor, month: str) -> None:
+    """Re-count ``month`` of ``high_risk_prediction_segments`` (inside the caller's transaction)."""
+    for statement in REFRESH_PREDICTION_SEGMENTS:
+        cursor.execute(statement, {"month": month})
 
 
 def _run_row(run: ModelRun) -> dict[str, Any]:

@@ -8,6 +8,8 @@ the published snapshot tables). Creating them changes no published data: see ``p
 from __future__ import annotations
 
 import logging
+import re
+from collections.abc import Iterable
 from pathlib import Path
 
 import MySQLdb
@@ -39,11 +41,43 @@ def read_sql(name: str, sql_dir: Path = SQL_DIR) -> str:
     return path.read_text(encoding="utf-8").strip().rstrip(";")
 
 
+_DECLARED_KEY = re.compile(r"^\s*key\s+(?P<name>\w+)\s*\((?P<columns>[^)]*)\)", re.I | re.M)
+
+
+def declared_indexes(name: str, sql_dir: Path = SQL_DIR) -> dict[str, str]:
+    """The secondary keys ``include/sql/<name>.sql`` declares: index name -> column list."""
+    return {
+        found["name"]: found["columns"].strip()
+        for found in _DECLARED_KEY.finditer(read_sql(name, sql_dir))
+    }
+
+
+def create_tables(cursor, names: Iterable[str]) -> None:
+    """Create tables from their files, and bring existing ones up to the keys the files declare.
+
+    ``create table if not exists`` leaves a table that exists as it is, so a warehouse created by
+    an earlier version would never get a key added to a file later; this adds it (online DDL:
+    readers keep reading). DDL commits implicitly: call it before a load's transaction starts.
+    """
+    names = list(names)
+    for name in names:
+        cursor.execute(read_sql(name))
+    cursor.execute(
+        "select table_name, index_name from information_schema.statistics "
+        "where table_schema = database() and table_name in %s",
+        (tuple(names),),
+    )
+    present = {(table.lower(), index.lower()) for table, index in cursor.fetchall()}
+    for name in names:
+        for index, columns in declared_indexes(name).items():
+            if (name.lower(), index.lower()) not in present:
+                log.info("adding key %s (%s) to %s", index, columns, name)
+                cursor.execute(f"alter table {name} add key {index} ({columns})")
+
+
 def ensure_tables(conn: MySQLdb.Connection) -> None:
     """Create the load's tables if they do not exist (DDL: commits implicitly)."""
-    cursor = conn.cursor()
-    for name in TABLES:
-        cursor.execute(read_sql(name))
+    create_tables(conn.cursor(), TABLES)
 
 
 def _refresh_calendar(cursor) -> None:
