@@ -91,8 +91,28 @@ class CsvFile:
     rows: pd.DataFrame
     sha256: str
     structural_rejects: pd.DataFrame
+    padded: bool = False
+    """Some value had leading or trailing whitespace (the rows hold it stripped)."""
     _data: bytes = field(repr=False, default=b"")
     _line_starts: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0, np.int64))
+
+    def plain_line_end(self) -> str | None:
+        """The file's line end when the server may read the file itself and see these rows.
+
+        ``'\\n'`` or ``'\\r\\n'`` when every line ends the same way, no field is quoted and no
+        value is padded: then splitting the file at commas and that line end, as ``LOAD DATA``
+        does, gives exactly the values of ``rows``. None otherwise (quotes, padding or mixed line
+        ends are read differently by the two parsers).
+        """
+        data = self._data
+        if self.padded or b'"' in data:
+            return None
+        newlines, returns = data.count(b"\n"), data.count(b"\r")
+        if returns == 0:
+            return "\n"
+        if returns == newlines == data.count(b"\r\n"):
+            return "\r\n"
+        return None
 
     def raw_lines(self, line_numbers: pd.Series | np.ndarray) -> list[str]:
         """The text of the given physical lines, without their line ends."""
@@ -237,8 +257,11 @@ def read_contract_csv(path: Path, dataset: str, columns: list[str]) -> CsvFile:
     data_rows = np.arange(2, len(row_lines) + 1)
     good_rows = np.setdiff1d(data_rows, invalid_numbers, assume_unique=True)
     rows = table.to_pandas()
+    padded = False
     for name in columns:
-        rows[name] = rows[name].str.strip()
+        stripped = rows[name].str.strip()
+        padded = padded or bool((stripped != rows[name]).any())
+        rows[name] = stripped
     rows[LINE] = row_lines[good_rows - 1]
     rejects = pd.DataFrame(
         {
@@ -255,6 +278,7 @@ def read_contract_csv(path: Path, dataset: str, columns: list[str]) -> CsvFile:
         rows=rows,
         sha256=hashlib.sha256(data).hexdigest(),
         structural_rejects=rejects,
+        padded=padded,
         _data=data,
         _line_starts=starts,
     )

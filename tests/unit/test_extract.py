@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from credit_risk.contract import ExtractRefusedError
-from credit_risk.extract import detect_kind, prepare_extract
+from credit_risk.contract import ExtractRefusedError, read_contract_csv
+from credit_risk.extract import TRANSACTION_COLUMNS, detect_kind, prepare_extract
 
 CUSTOMERS = "customer_id,opened_date,credit_tier,region\nC1,2020-01-01,prime,north\nC2,,,\n"
 STATEMENTS_HEADER = (
@@ -261,3 +261,23 @@ def test_detect_kind(tmp_path, seed_fixture):
     assert detect_kind(write_extract(tmp_path / "x")) == "three_file"
     with pytest.raises(FileNotFoundError, match="neither"):
         detect_kind(tmp_path)
+
+
+def test_plain_line_end_says_when_the_server_may_read_the_file_itself(tmp_path):
+    """Only unquoted, unpadded files with one kind of line end (see warehouse.early_load)."""
+    cases = {
+        "lf": (TRANSACTIONS_HEADER + GOOD_TRANSACTIONS, "\n"),
+        "crlf": ((TRANSACTIONS_HEADER + GOOD_TRANSACTIONS).replace("\n", "\r\n"), "\r\n"),
+        "quoted": (TRANSACTIONS_HEADER + 'T1,C1,2024-03-02,"45.10",purchase,,\n', None),
+        "padded": (TRANSACTIONS_HEADER + "T1 ,C1,2024-03-02,45.10,purchase,,\n", None),
+        "mixed": (
+            TRANSACTIONS_HEADER
+            + "T1,C1,2024-03-02,1,purchase,,\r\nT2,C1,2024-03-02,1,purchase,,\n",
+            None,
+        ),
+    }
+    for name, (text, expected) in cases.items():
+        path = tmp_path / f"{name}.csv"
+        path.write_bytes(text.encode())
+        csv_file = read_contract_csv(path, "transactions", TRANSACTION_COLUMNS)
+        assert csv_file.plain_line_end() == expected, name

@@ -79,7 +79,7 @@ def resolve_warehouse(db_url: str | None = None, conn_id: str | None = None) -> 
     return warehouse_from_url(get_settings().db_url)
 
 
-def _connect_args(warehouse: Warehouse, *, with_database: bool) -> dict:
+def connect_args(warehouse: Warehouse, *, with_database: bool) -> dict:
     url = warehouse.url
     args: dict = {
         "host": url.host or "127.0.0.1",
@@ -101,7 +101,7 @@ def _connect_args(warehouse: Warehouse, *, with_database: bool) -> dict:
 def ensure_database(warehouse: Warehouse) -> None:
     """Create the warehouse schema when it does not exist yet (idempotent)."""
     try:
-        conn = MySQLdb.connect(**_connect_args(warehouse, with_database=False))
+        conn = MySQLdb.connect(**connect_args(warehouse, with_database=False))
     except MySQLdb.OperationalError as error:
         raise WarehouseError(
             f"cannot reach the warehouse at {warehouse.safe_url}: {error}"
@@ -125,7 +125,7 @@ def connect(warehouse: Warehouse) -> Iterator[MySQLdb.Connection]:
     """
     ensure_database(warehouse)
     try:
-        conn = MySQLdb.connect(**_connect_args(warehouse, with_database=True))
+        conn = MySQLdb.connect(**connect_args(warehouse, with_database=True))
     except MySQLdb.OperationalError as error:
         raise WarehouseError(
             f"cannot reach the warehouse at {warehouse.safe_url}: {error}"

@@ -5,7 +5,9 @@ Why it looks like this:
   transaction, so loading a month twice leaves one copy, a corrected file replaces the month,
   and a failure half way leaves the previous data untouched.
 - Rows go in through ``LOAD DATA LOCAL INFILE`` from a temporary CSV: even batched multi-row
-  inserts (``pandas.to_sql``) are 2.8x slower end to end (``benchmarks/load_benchmark.py``).
+  inserts (``pandas.to_sql``) are several times slower (``benchmarks/load_benchmark.py``).
+  A plain transactions.csv is read by the server itself while the client checks the extract,
+  and kept only if the checks agree (``early_load``).
 - ``LOAD DATA LOCAL`` silently skips rows whose key already exists. The only such collision
   left after the contract checks is a transaction id that another month already holds, so when
   fewer rows arrive than were sent the load rolls back to a savepoint, quarantines those ids and
@@ -41,6 +43,7 @@ from credit_risk.warehouse.db import (
     connect,
     is_local_infile_refused,
 )
+from credit_risk.warehouse.early_load import SAVEPOINT, EarlyTransactionLoad, clear_months
 
 log = logging.getLogger(__name__)
 
@@ -124,9 +127,19 @@ def load_extract(warehouse: Warehouse, source: Path, month: str | None = None) -
         month = validate_month(month)
     with connect(warehouse) as conn:
         ensure_tables(conn)
-        prepared = prepare_extract(source, month, _warehouse_customers(conn))
+        known = _warehouse_customers(conn)
+        early = EarlyTransactionLoad.start(conn, warehouse, source, month)
+        try:
+            prepared = prepare_extract(source, month, known)
+        except BaseException:
+            if early is not None:
+                early.cancel()
+            raise
+        transactions_loaded = early is not None and early.usable(prepared)
+        if early is not None and not transactions_loaded:
+            conn.cursor().execute(f"rollback to savepoint {SAVEPOINT}")
         with tempfile.TemporaryDirectory(prefix="credit-risk-load-") as scratch:
-            audit = _write(conn, prepared, Path(scratch))
+            audit = _write(conn, prepared, Path(scratch), transactions_loaded=transactions_loaded)
         conn.commit()
     reasons = (
         prepared.quarantine.groupby(["dataset", "reason"]).size().reset_index(name="rows")
@@ -151,14 +164,14 @@ def _warehouse_customers(conn: MySQLdb.Connection) -> set[str]:
     return {row[0] for row in cursor.fetchall()}
 
 
-def _write(conn: MySQLdb.Connection, prepared: PreparedExtract, scratch: Path) -> pd.DataFrame:
+def _write(
+    conn: MySQLdb.Connection, prepared: PreparedExtract, scratch: Path, *, transactions_loaded: bool
+) -> pd.DataFrame:
+    """Replace the load's months with the prepared rows (``transactions_loaded``: the early
+    load already cleared the months and loaded exactly the checked transactions)."""
     cursor = conn.cursor()
-    months = prepared.partition_months
-    marks = ", ".join(["%s"] * len(months))
-    cursor.execute(f"delete from transactions where statement_month in ({marks})", months)
-    cursor.execute(f"delete from statements where statement_month in ({marks})", months)
-    cursor.execute(f"delete from quarantined_rows where partition_month in ({marks})", months)
-    cursor.execute(f"delete from load_audit where partition_month in ({marks})", months)
+    if not transactions_loaded:
+        clear_months(cursor, prepared.partition_months)
 
     if len(prepared.customers):
         mode = "replace" if prepared.customers_replace else "ignore"
@@ -171,7 +184,8 @@ def _write(conn: MySQLdb.Connection, prepared: PreparedExtract, scratch: Path) -
     _bulk_load(
         cursor, _LOAD_STATEMENTS, prepared.statements[STATEMENT_COLUMNS], scratch / "statements.csv"
     )
-    _load_transactions(cursor, prepared, scratch / "transactions.csv")
+    if not transactions_loaded:
+        _load_transactions(cursor, prepared, scratch / "transactions.csv")
     _insert_quarantine(cursor, prepared.quarantine)
     audit = _audit(prepared)
     cursor.executemany(

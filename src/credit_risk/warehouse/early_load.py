@@ -1,0 +1,191 @@
+"""Let the server load transactions.csv itself while the client is still checking the extract.
+
+Why: in a three-file extract the transactions file is most of the rows, and the server's
+``LOAD DATA`` of it takes as long as the client's parsing and contract checks of all three
+files together (``benchmarks/load_benchmark.py --profile``). Done one after the other, a load
+takes about the sum; done side by side, about the larger of the two (the machine has a core for
+each).
+
+How it stays correct: the early load runs on the load's own connection, inside its one
+transaction, after a savepoint. It is kept only when the checks then show it loaded exactly
+the rows a checked load would have:
+
+- the months it cleared are the load's partition months (it guesses them before the checks:
+  the given month, or the statement months of statements.csv);
+- the contract quarantined no transaction row and found no malformed line;
+- the file is plain (``CsvFile.plain_line_end``: no quotes, no padded values, one kind of line
+  end), so the server's split at commas and line ends gives exactly the checked values;
+- the server accepted one row per checked row, with no warning.
+
+Otherwise the transaction is rolled back to the savepoint and the load writes the checked rows
+the ordinary way, so the result never depends on whether the early load was used.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import MySQLdb
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from credit_risk.contract import MONTH_PATTERN
+from credit_risk.extract import TRANSACTION_COLUMNS, PreparedExtract, detect_kind
+from credit_risk.warehouse.db import Warehouse, connect_args
+
+log = logging.getLogger(__name__)
+
+SAVEPOINT = "before_early_load"
+
+_NULL_IF_EMPTY = ("merchant_category", "channel")
+
+MONTH_TABLES = (
+    ("transactions", "statement_month"),
+    ("statements", "statement_month"),
+    ("quarantined_rows", "partition_month"),
+    ("load_audit", "partition_month"),
+)
+"""Tables a load replaces by month, and the column naming the month."""
+
+
+def clear_months(cursor, months: list[str]) -> None:
+    """Delete the given months from every table a load replaces by month."""
+    marks = ", ".join(["%s"] * len(months))
+    for table, column in MONTH_TABLES:
+        cursor.execute(f"delete from {table} where {column} in ({marks})", months)
+
+
+def _header(path: Path) -> list[str] | None:
+    with path.open("rb") as handle:
+        first = handle.readline()
+    try:
+        text = first.decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError:
+        return None
+    names = [name.strip() for name in text.rstrip("\r\n").split(",")]
+    return names if sorted(names) == sorted(TRANSACTION_COLUMNS) else None
+
+
+def _statement_months(path: Path) -> list[str]:
+    """Distinct well-formed ``statement_month`` values of statements.csv ([] if unreadable)."""
+    try:
+        table = pacsv.read_csv(
+            path,
+            convert_options=pacsv.ConvertOptions(
+                include_columns=["statement_month"],
+                column_types={"statement_month": pa.string()},
+            ),
+        )
+    except (pa.ArrowInvalid, KeyError):
+        return []
+    months = table.column("statement_month").to_pandas().str.strip()
+    return sorted(months[months.str.fullmatch(MONTH_PATTERN, na=False)].unique())
+
+
+def load_statement(header: list[str], line_end: str) -> str:
+    """``LOAD DATA`` of a plain transactions.csv whose columns come in ``header``'s order."""
+    fields = ", ".join(
+        f"@{name}" if name in (*_NULL_IF_EMPTY, "transaction_date") else name for name in header
+    )
+    nulls = ", ".join(f"{name} = nullif(@{name}, '')" for name in _NULL_IF_EMPTY)
+    terminator = line_end.replace("\r", "\\r").replace("\n", "\\n")
+    return (
+        "load data local infile %s into table transactions character set utf8mb4 "
+        "fields terminated by ',' escaped by '' "
+        f"lines terminated by '{terminator}' ignore 1 lines ({fields}) "
+        "set transaction_date = @transaction_date, "
+        f"statement_month = left(@transaction_date, 7), {nulls}"
+    )
+
+
+@dataclass
+class EarlyTransactionLoad:
+    """The server's own load of transactions.csv, running beside the contract checks."""
+
+    conn: MySQLdb.Connection
+    warehouse: Warehouse
+    path: Path
+    header: list[str]
+    line_end: str
+    months: list[str]
+    accepted: int = -1
+    warnings: int = -1
+    error: BaseException | None = None
+    _thread: threading.Thread | None = field(default=None, repr=False)
+
+    @classmethod
+    def start(
+        cls, conn: MySQLdb.Connection, warehouse: Warehouse, source: Path, month: str | None
+    ) -> EarlyTransactionLoad | None:
+        """Start it in a thread, or return None when the extract does not allow it."""
+        if source.is_file() or detect_kind(source) != "three_file":
+            return None
+        path = source / "transactions.csv"
+        header = _header(path) if path.is_file() else None
+        if header is None:
+            return None
+        with path.open("rb") as handle:
+            line_end = "\r\n" if handle.readline().endswith(b"\r\n") else "\n"
+        months = [month] if month else _statement_months(source / "statements.csv")
+        if not months:
+            return None
+        early = cls(conn, warehouse, path, header, line_end, months)
+        early._thread = threading.Thread(target=early._run, name="early-transactions-load")
+        early._thread.start()
+        return early
+
+    def _run(self) -> None:
+        cursor = self.conn.cursor()
+        try:
+            cursor.execute(f"savepoint {SAVEPOINT}")
+            clear_months(cursor, self.months)
+            cursor.execute(load_statement(self.header, self.line_end), (str(self.path),))
+            self.accepted = cursor.rowcount
+            self.warnings = self.conn.warning_count()
+        except BaseException as error:  # reported through usable(); the checked load decides
+            self.error = error
+
+    def wait(self) -> None:
+        """Block until the server has finished."""
+        if self._thread is not None:
+            self._thread.join()
+
+    def cancel(self) -> None:
+        """Stop the server's load (the extract was refused) and wait; the caller rolls back."""
+        if self._thread is not None and self._thread.is_alive():
+            try:
+                killer = MySQLdb.connect(**connect_args(self.warehouse, with_database=False))
+                try:
+                    killer.cursor().execute(f"kill query {int(self.conn.thread_id())}")
+                finally:
+                    killer.close()
+            except MySQLdb.Error as error:
+                log.warning("could not stop the early transactions load: %s", error)
+        self.wait()
+
+    def usable(self, prepared: PreparedExtract) -> bool:
+        """Whether the early load holds exactly the checked transactions (see the module)."""
+        self.wait()
+        source = prepared.files.get("transactions")
+        reasons = []
+        if self.error is not None:
+            reasons.append(f"it failed ({self.error})")
+        if prepared.partition_months != self.months:
+            reasons.append(f"it cleared {self.months}, the load is {prepared.partition_months}")
+        if source is None or source.plain_line_end() != self.line_end:
+            reasons.append("the file is quoted, padded or has mixed line ends")
+        elif len(source.structural_rejects) or len(prepared.transactions) != len(source.rows):
+            reasons.append("some transaction rows are quarantined")
+        elif self.accepted != len(prepared.transactions) or self.warnings:
+            reasons.append(
+                f"the server accepted {self.accepted} of {len(prepared.transactions)} rows "
+                f"with {self.warnings} warnings"
+            )
+        if reasons:
+            log.info("loading the checked transactions instead of the early load: %s", reasons[0])
+            return False
+        log.info("kept the early load of %s (%d rows)", self.path, self.accepted)
+        return True
