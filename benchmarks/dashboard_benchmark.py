@@ -13,6 +13,7 @@ It is a measurement, not a test: the exit code is 0 whatever the figures.
     python benchmarks/dashboard_benchmark.py                          # 100k x 12, 50 requests
     python benchmarks/dashboard_benchmark.py --customers 5000 --requests 20
     python benchmarks/dashboard_benchmark.py --keep-db                # then --reuse-db NAME
+    python benchmarks/dashboard_benchmark.py --reuse-db NAME --only csv   # one endpoint again
 """
 
 from __future__ import annotations
@@ -288,11 +289,14 @@ def _percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(share * len(ordered)) - 1))]
 
 
-def _measure(base: str, month: str, customers: list[str], requests: int) -> dict[str, list[float]]:
+def _measure(
+    base: str, month: str, customers: list[str], requests: int, only: str | None = None
+) -> dict[str, list[float]]:
     results = {}
     with httpx.Client(base_url=base, timeout=60) as client:
         for index, endpoint in enumerate(endpoints(month)):
-            results[endpoint.name] = _time(client, endpoint, customers, requests, index)
+            if only is None or only in endpoint.name:
+                results[endpoint.name] = _time(client, endpoint, customers, requests, index)
     return results
 
 
@@ -326,6 +330,9 @@ def main(
         str | None, typer.Option(help="Time an already loaded benchmark database.")
     ] = None,
     keep_db: Annotated[bool, typer.Option(help="Keep the database afterwards.")] = False,
+    only: Annotated[
+        str | None, typer.Option(help="Time only the endpoints whose name contains this.")
+    ] = None,
 ) -> None:
     """Load 100k customers x 12 months and report p50/p95 latency per dashboard endpoint."""
     url = make_url(db_url)
@@ -343,7 +350,7 @@ def main(
         sample = _sample_customers(url, database, 500)
         with _server(db) as base:
             _report(f"{database} ({requests} requests each)",
-                    _measure(base, month, sample, requests))  # fmt: skip
+                    _measure(base, month, sample, requests, only))  # fmt: skip
     finally:
         if keep_db or reuse_db:
             console.print(f"kept database {database}")

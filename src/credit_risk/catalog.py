@@ -12,6 +12,7 @@ TABLES: tuple[str, ...] = (
     "transactions",
     "quarantined_rows",
     "load_audit",
+    "load_commits",
     "calendar_months",
     "risk_thresholds",
     "published_customer_month",

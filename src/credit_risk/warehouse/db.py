@@ -133,7 +133,8 @@ def connect(warehouse: Warehouse) -> Iterator[MySQLdb.Connection]:
     try:
         yield conn
     except BaseException:
-        conn.rollback()
+        with contextlib.suppress(MySQLdb.Error):  # keep the original error, not a rollback's
+            conn.rollback()
         raise
     finally:
         conn.close()

@@ -6,9 +6,9 @@ files together (``benchmarks/load_benchmark.py --profile``). Done one after the 
 takes about the sum; done side by side, about the larger of the two (the machine has a core for
 each).
 
-How it stays correct: the early load runs on the load's own connection, inside its one
-transaction, after a savepoint. It is kept only when the checks then show it loaded exactly
-the rows a checked load would have:
+How it stays correct: the early load runs on the load's transactions connection, inside its
+branch of the load's transaction (``load_transaction``), after a savepoint. It is kept only
+when the checks then show it loaded exactly the rows a checked load would have:
 
 - the months it cleared are the load's partition months (it guesses them before the checks:
   the given month, or the statement months of statements.csv);
@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,19 +43,20 @@ SAVEPOINT = "before_early_load"
 
 _NULL_IF_EMPTY = ("merchant_category", "channel")
 
-MONTH_TABLES = (
-    ("transactions", "statement_month"),
+MAIN_MONTH_TABLES = (
     ("statements", "statement_month"),
     ("quarantined_rows", "partition_month"),
     ("load_audit", "partition_month"),
 )
-"""Tables a load replaces by month, and the column naming the month."""
+"""Tables a load replaces by month through its main connection, and their month column."""
+TRANSACTION_MONTH_TABLES = (("transactions", "statement_month"),)
+"""The table it replaces by month through its transactions connection."""
 
 
-def clear_months(cursor, months: list[str]) -> None:
-    """Delete the given months from every table a load replaces by month."""
+def clear_months(cursor, months: list[str], tables: tuple[tuple[str, str], ...]) -> None:
+    """Delete the given months from ``tables`` ((table, month column) pairs)."""
     marks = ", ".join(["%s"] * len(months))
-    for table, column in MONTH_TABLES:
+    for table, column in tables:
         cursor.execute(f"delete from {table} where {column} in ({marks})", months)
 
 
@@ -113,7 +115,12 @@ class EarlyTransactionLoad:
     months: list[str]
     accepted: int = -1
     warnings: int = -1
+    seconds: float = 0.0
+    """How long the server took (clearing the months and loading)."""
     error: BaseException | None = None
+    savepoint_set: bool = False
+    kept: bool | None = None
+    """What ``usable`` decided (None until it is asked)."""
     _thread: threading.Thread | None = field(default=None, repr=False)
 
     @classmethod
@@ -139,14 +146,18 @@ class EarlyTransactionLoad:
 
     def _run(self) -> None:
         cursor = self.conn.cursor()
+        started = time.perf_counter()
         try:
             cursor.execute(f"savepoint {SAVEPOINT}")
-            clear_months(cursor, self.months)
+            self.savepoint_set = True
+            clear_months(cursor, self.months, TRANSACTION_MONTH_TABLES)
             cursor.execute(load_statement(self.header, self.line_end), (str(self.path),))
             self.accepted = cursor.rowcount
             self.warnings = self.conn.warning_count()
         except BaseException as error:  # reported through usable(); the checked load decides
             self.error = error
+        finally:
+            self.seconds = time.perf_counter() - started
 
     def wait(self) -> None:
         """Block until the server has finished."""
@@ -184,8 +195,11 @@ class EarlyTransactionLoad:
                 f"the server accepted {self.accepted} of {len(prepared.transactions)} rows "
                 f"with {self.warnings} warnings"
             )
+        self.kept = not reasons
         if reasons:
             log.info("loading the checked transactions instead of the early load: %s", reasons[0])
             return False
-        log.info("kept the early load of %s (%d rows)", self.path, self.accepted)
+        log.info(
+            "kept the early load of %s (%d rows in %.1f s)", self.path, self.accepted, self.seconds
+        )
         return True

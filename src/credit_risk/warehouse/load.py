@@ -3,7 +3,9 @@
 Why it looks like this:
 - A load replaces whole months (delete the months, then insert), inside one database
   transaction, so loading a month twice leaves one copy, a corrected file replaces the month,
-  and a failure half way leaves the previous data untouched.
+  and a failure half way leaves the previous data untouched. The transaction has two branches
+  (XA, ``load_transaction``): transactions load through one connection while the rest loads
+  through another, so the server works on both at once.
 - Rows go in through ``LOAD DATA LOCAL INFILE`` from a temporary CSV: even batched multi-row
   inserts (``pandas.to_sql``) are several times slower (``benchmarks/load_benchmark.py``).
   A plain transactions.csv is read by the server itself while the client checks the extract,
@@ -43,7 +45,18 @@ from credit_risk.warehouse.db import (
     connect,
     is_local_infile_refused,
 )
-from credit_risk.warehouse.early_load import SAVEPOINT, EarlyTransactionLoad, clear_months
+from credit_risk.warehouse.early_load import (
+    MAIN_MONTH_TABLES,
+    SAVEPOINT,
+    TRANSACTION_MONTH_TABLES,
+    EarlyTransactionLoad,
+    clear_months,
+)
+from credit_risk.warehouse.load_transaction import (
+    LoadTransaction,
+    load_lock,
+    resolve_interrupted_loads,
+)
 
 log = logging.getLogger(__name__)
 
@@ -125,22 +138,21 @@ def load_extract(warehouse: Warehouse, source: Path, month: str | None = None) -
     """
     if month is not None:
         month = validate_month(month)
-    with connect(warehouse) as conn:
+    with connect(warehouse) as conn, connect(warehouse) as transactions_conn:
         ensure_tables(conn)
-        known = _warehouse_customers(conn)
-        early = EarlyTransactionLoad.start(conn, warehouse, source, month)
-        try:
-            prepared = prepare_extract(source, month, known)
-        except BaseException:
-            if early is not None:
-                early.cancel()
-            raise
-        transactions_loaded = early is not None and early.usable(prepared)
-        if early is not None and not transactions_loaded:
-            conn.cursor().execute(f"rollback to savepoint {SAVEPOINT}")
-        with tempfile.TemporaryDirectory(prefix="credit-risk-load-") as scratch:
-            audit = _write(conn, prepared, Path(scratch), transactions_loaded=transactions_loaded)
-        conn.commit()
+        with load_lock(conn, warehouse.database):
+            resolve_interrupted_loads(conn, warehouse.database)
+            known = _warehouse_customers(conn)
+            xa = LoadTransaction(conn, transactions_conn, warehouse.database)
+            xa.start()
+            try:
+                prepared, audit = _prepare_and_write(
+                    conn, transactions_conn, warehouse, source, month, known
+                )
+                xa.commit()
+            except BaseException:
+                xa.rollback()
+                raise
     reasons = (
         prepared.quarantine.groupby(["dataset", "reason"]).size().reset_index(name="rows")
         if len(prepared.quarantine)
@@ -158,6 +170,27 @@ def load_extract(warehouse: Warehouse, source: Path, month: str | None = None) -
     return LoadReport(source, prepared.kind, prepared.partition_months, audit, reasons)
 
 
+def _prepare_and_write(
+    conn: MySQLdb.Connection,
+    transactions_conn: MySQLdb.Connection,
+    warehouse: Warehouse,
+    source: Path,
+    month: str | None,
+    known: set[str],
+) -> tuple[PreparedExtract, pd.DataFrame]:
+    """Check the extract while the server loads its transactions early, then write the rest."""
+    early = EarlyTransactionLoad.start(transactions_conn, warehouse, source, month)
+    try:
+        prepared = prepare_extract(source, month, known)
+    except BaseException:
+        if early is not None:
+            early.cancel()
+        raise
+    with tempfile.TemporaryDirectory(prefix="credit-risk-load-") as scratch:
+        audit = _write(conn, transactions_conn, prepared, Path(scratch), early)
+    return prepared, audit
+
+
 def _warehouse_customers(conn: MySQLdb.Connection) -> set[str]:
     cursor = conn.cursor()
     cursor.execute("select customer_id from customers")
@@ -165,14 +198,20 @@ def _warehouse_customers(conn: MySQLdb.Connection) -> set[str]:
 
 
 def _write(
-    conn: MySQLdb.Connection, prepared: PreparedExtract, scratch: Path, *, transactions_loaded: bool
+    conn: MySQLdb.Connection,
+    transactions_conn: MySQLdb.Connection,
+    prepared: PreparedExtract,
+    scratch: Path,
+    early: EarlyTransactionLoad | None,
 ) -> pd.DataFrame:
-    """Replace the load's months with the prepared rows (``transactions_loaded``: the early
-    load already cleared the months and loaded exactly the checked transactions)."""
-    cursor = conn.cursor()
-    if not transactions_loaded:
-        clear_months(cursor, prepared.partition_months)
+    """Replace the load's months with the prepared rows.
 
+    Customers and statements go through ``conn`` while the early load of the transactions (if
+    any) is still running on ``transactions_conn``; then the early load is kept, or replaced by
+    the checked transactions.
+    """
+    cursor = conn.cursor()
+    clear_months(cursor, prepared.partition_months, MAIN_MONTH_TABLES)
     if len(prepared.customers):
         mode = "replace" if prepared.customers_replace else "ignore"
         _bulk_load(
@@ -184,8 +223,12 @@ def _write(
     _bulk_load(
         cursor, _LOAD_STATEMENTS, prepared.statements[STATEMENT_COLUMNS], scratch / "statements.csv"
     )
-    if not transactions_loaded:
-        _load_transactions(cursor, prepared, scratch / "transactions.csv")
+    if early is None or not early.usable(prepared):
+        transactions_cursor = transactions_conn.cursor()
+        if early is not None and early.savepoint_set:
+            transactions_cursor.execute(f"rollback to savepoint {SAVEPOINT}")
+        clear_months(transactions_cursor, prepared.partition_months, TRANSACTION_MONTH_TABLES)
+        _load_transactions(transactions_cursor, prepared, scratch / "transactions.csv")
     _insert_quarantine(cursor, prepared.quarantine)
     audit = _audit(prepared)
     cursor.executemany(
