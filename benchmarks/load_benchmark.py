@@ -48,7 +48,8 @@ from sqlalchemy.engine import URL, make_url
 from credit_risk import extract as extract_module
 from credit_risk.generate.realistic import generate_realistic
 from credit_risk.warehouse import load as load_module
-from credit_risk.warehouse.db import warehouse_from_url
+from credit_risk.warehouse.build import read_sql
+from credit_risk.warehouse.db import connect_args, warehouse_from_url
 from credit_risk.warehouse.early_load import EarlyTransactionLoad
 from credit_risk.warehouse.load import load_extract
 from credit_risk.warehouse.load_transaction import LoadTransaction
@@ -64,20 +65,12 @@ METHODS = ("cli", "project", "to_sql")
 TARGET_VS_CLI = 0.9
 TARGET_VS_TO_SQL = 4.0
 
-# Same columns and types as include/sql/transactions.sql, but only the primary key.
-BARE_TRANSACTIONS_DDL = """
-create table tx (
-    transaction_id varchar(64) not null,
-    customer_id varchar(32) not null,
-    transaction_date date not null,
-    statement_month char(7) not null,
-    amount decimal(14, 2) not null,
-    transaction_type varchar(16) not null,
-    merchant_category varchar(40) null,
-    channel varchar(16) null,
-    primary key (transaction_id)
-) engine = innodb default charset = utf8mb4
-"""
+# The project's own transactions table (include/sql/transactions.sql: only a primary key), as tx.
+BARE_TRANSACTIONS_DDL = read_sql("transactions").replace(
+    "create table if not exists transactions", "create table tx", 1
+)
+if "create table tx" not in BARE_TRANSACTIONS_DDL:
+    raise RuntimeError("include/sql/transactions.sql no longer says 'create table if not exists'")
 
 # statement_month is derived and empty optionals become NULL, as the project's load does.
 CLI_LOAD = """
@@ -115,20 +108,9 @@ class Run:
 
 
 def _connect_args(url: URL, database: str | None = None) -> dict[str, Any]:
-    args: dict[str, Any] = {
-        "host": url.host or "127.0.0.1",
-        "port": url.port or 3306,
-        "user": url.username or "root",
-        "passwd": url.password or "",
-        "charset": "utf8mb4",
-        "local_infile": 1,
-        "autocommit": True,
-    }
-    if database:
-        args["database"] = database
-    if url.query.get("unix_socket"):
-        args["unix_socket"] = url.query["unix_socket"]
-    return args
+    """The package's connection arguments, autocommitting, with or without a database."""
+    warehouse = warehouse_from_url(url.set(database=database or "unused").render_as_string(False))
+    return {**connect_args(warehouse, with_database=bool(database)), "autocommit": True}
 
 
 @contextlib.contextmanager

@@ -35,6 +35,29 @@ COUNT_PATTERN = r"\d{1,9}"
 DATE_PATTERN = r"\d{4}-\d{2}-\d{2}"
 MONTH_PATTERN = r"\d{4}-(?:0[1-9]|1[0-2])"
 
+CUSTOMER_COLUMNS = ["customer_id", "opened_date", "credit_tier", "region"]
+"""customers.csv of a three-file extract (docs/data_contract.md)."""
+STATEMENT_COLUMNS = [
+    "customer_id",
+    "statement_month",
+    "credit_limit",
+    "outstanding_balance",
+    "payment_amount",
+    "minimum_due",
+    "days_past_due",
+]
+"""statements.csv of a three-file extract."""
+TRANSACTION_COLUMNS = [
+    "transaction_id",
+    "customer_id",
+    "transaction_date",
+    "amount",
+    "transaction_type",
+    "merchant_category",
+    "channel",
+]
+"""transactions.csv of a three-file extract."""
+
 QUARANTINE_COLUMNS = [
     "partition_month",
     "dataset",

@@ -17,9 +17,12 @@ import numpy as np
 import pandas as pd
 
 from credit_risk.contract import (
+    CUSTOMER_COLUMNS,
     LINE,
     MONTH_PATTERN,
     QUARANTINE_COLUMNS,
+    STATEMENT_COLUMNS,
+    TRANSACTION_COLUMNS,
     CsvFile,
     ExtractRefusedError,
     Reason,
@@ -38,25 +41,6 @@ from credit_risk.contract import (
 )
 from credit_risk.generate.legacy import LEGACY_COLUMNS, LEGACY_FILE_NAME
 
-CUSTOMER_COLUMNS = ["customer_id", "opened_date", "credit_tier", "region"]
-STATEMENT_COLUMNS = [
-    "customer_id",
-    "statement_month",
-    "credit_limit",
-    "outstanding_balance",
-    "payment_amount",
-    "minimum_due",
-    "days_past_due",
-]
-TRANSACTION_COLUMNS = [
-    "transaction_id",
-    "customer_id",
-    "transaction_date",
-    "amount",
-    "transaction_type",
-    "merchant_category",
-    "channel",
-]
 TRANSACTION_TYPES = ("purchase", "cash_advance", "refund")
 
 MAX_LENGTHS = {

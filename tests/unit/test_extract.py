@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from credit_risk.contract import ExtractRefusedError, read_contract_csv
-from credit_risk.extract import TRANSACTION_COLUMNS, detect_kind, prepare_extract
+from credit_risk.contract import TRANSACTION_COLUMNS, ExtractRefusedError, read_contract_csv
+from credit_risk.extract import detect_kind, prepare_extract
 
 CUSTOMERS = "customer_id,opened_date,credit_tier,region\nC1,2020-01-01,prime,north\nC2,,,\n"
 STATEMENTS_HEADER = (

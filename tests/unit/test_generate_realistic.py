@@ -11,17 +11,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from credit_risk.contract import CUSTOMER_COLUMNS, STATEMENT_COLUMNS, TRANSACTION_COLUMNS
 from credit_risk.generate.realistic import (
     ANOMALY_MIN_HISTORY,
     ANOMALY_TYPES,
     CATEGORIES,
     CHANNELS,
-    CUSTOMER_COLUMNS,
     LABEL_COLUMNS,
     REGIONS,
-    STATEMENT_COLUMNS,
     TIERS,
-    TRANSACTION_COLUMNS,
     TRANSACTION_TYPES,
     generate_realistic,
 )

@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from credit_risk.contract import CUSTOMER_COLUMNS, STATEMENT_COLUMNS, TRANSACTION_COLUMNS
 from credit_risk.months import month_range, parse_month
 
 CUSTOMERS_FILE = "customers.csv"
@@ -37,25 +38,6 @@ STATEMENTS_FILE = "statements.csv"
 TRANSACTIONS_FILE = "transactions.csv"
 LABELS_FILE = "labels.csv"
 
-CUSTOMER_COLUMNS = ("customer_id", "opened_date", "credit_tier", "region")
-STATEMENT_COLUMNS = (
-    "customer_id",
-    "statement_month",
-    "credit_limit",
-    "outstanding_balance",
-    "payment_amount",
-    "minimum_due",
-    "days_past_due",
-)
-TRANSACTION_COLUMNS = (
-    "transaction_id",
-    "customer_id",
-    "transaction_date",
-    "amount",
-    "transaction_type",
-    "merchant_category",
-    "channel",
-)
 LABEL_COLUMNS = ("customer_id", "month", "anomaly_type")
 
 MAX_CUSTOMERS = 9_999_999  # customer ids have 7 digits

@@ -33,8 +33,8 @@ import MySQLdb
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from credit_risk.contract import MONTH_PATTERN
-from credit_risk.extract import TRANSACTION_COLUMNS, PreparedExtract, detect_kind
+from credit_risk.contract import MONTH_PATTERN, TRANSACTION_COLUMNS
+from credit_risk.extract import PreparedExtract, detect_kind
 from credit_risk.warehouse.db import Warehouse, connect_args
 
 log = logging.getLogger(__name__)

@@ -28,14 +28,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from credit_risk.contract import LINE, QUARANTINE_COLUMNS, Reason
-from credit_risk.extract import (
+from credit_risk.contract import (
     CUSTOMER_COLUMNS,
-    LOADED_TRANSACTION_COLUMNS,
+    LINE,
+    QUARANTINE_COLUMNS,
     STATEMENT_COLUMNS,
-    PreparedExtract,
-    prepare_extract,
+    Reason,
 )
+from credit_risk.extract import LOADED_TRANSACTION_COLUMNS, PreparedExtract, prepare_extract
 from credit_risk.months import validate_month
 from credit_risk.warehouse.build import ensure_tables
 from credit_risk.warehouse.db import (
