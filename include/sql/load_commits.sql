@@ -3,7 +3,7 @@
 -- so a load interrupted between the two commits is finished by the next load (this row says
 -- the load was decided) and one interrupted earlier is rolled back (no row).
 create table if not exists load_commits (
-    xid varchar(64) not null,
+    xa_transaction_id varchar(64) not null,
     committed_at timestamp not null default current_timestamp,
-    primary key (xid)
+    primary key (xa_transaction_id)
 ) engine = innodb default charset = utf8mb4

@@ -87,7 +87,9 @@ def resolve_interrupted_loads(conn: MySQLdb.Connection, database: str) -> list[t
         gtrid, bqual = data[:gtrid_length], data[gtrid_length : gtrid_length + bqual_length]
         if not gtrid.startswith(prefix):
             continue
-        cursor.execute("select count(*) from load_commits where xid = %s", (gtrid.decode(),))
+        cursor.execute(
+            "select count(*) from load_commits where xa_transaction_id = %s", (gtrid.decode(),)
+        )
         action = "commit" if cursor.fetchone()[0] else "rollback"
         conn.commit()
         conn.autocommit(True)  # else the server counts this session as inside a transaction
@@ -133,7 +135,7 @@ class LoadTransaction:
     def _prepare(self, branch: str) -> None:
         if branch == MAIN:
             self.conns[MAIN].cursor().execute(
-                "insert into load_commits (xid) values (%s)", (self.gtrid,)
+                "insert into load_commits (xa_transaction_id) values (%s)", (self.gtrid,)
             )
         self._xa(branch, "end")
         self.states[branch] = "ended"
