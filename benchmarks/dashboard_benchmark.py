@@ -134,6 +134,16 @@ def endpoints(month: str) -> list[Endpoint]:
             {"month": month, "category": "High Risk", "limit": 25},
         ),
         Endpoint("at-risk.csv (10k rows)", "/api/at-risk.csv", {"month": month, "limit": 10000}),
+        Endpoint(
+            "at-risk.csv Medium by dpd (10k rows)",
+            "/api/at-risk.csv",
+            {"month": month, "category": "Medium Risk", "sort": "days_past_due", "limit": 10000},
+        ),
+        Endpoint(
+            "at-risk.csv by probability (10k rows)",
+            "/api/at-risk.csv",
+            {"month": month, "sort": "probability", "limit": 10000},
+        ),
         Endpoint("plotly.min.js", "/vendor/plotly.min.js", {}),
     ]
 

@@ -9,5 +9,8 @@ create table if not exists high_risk_predictions (
     model_version varchar(64) not null,
     primary key (customer_id, month),
     key ix_high_risk_predictions_month (month, is_predicted_high_risk),
-    key ix_high_risk_predictions_probability (month, probability)
+    key ix_high_risk_predictions_probability (month, probability),
+    key ix_high_risk_predictions_customer (
+        month, customer_id, probability, is_predicted_high_risk
+    )
 ) engine = innodb default charset = utf8mb4

@@ -2,7 +2,9 @@
 -- views; a run fills a candidate copy (same shape), validates it and swaps it in with one
 -- atomic rename, so readers see the last validated snapshot or the next one, never a mix.
 -- The secondary keys serve the dashboard: a month's segment in spend, utilization or
--- days-past-due order, so its at-risk table reads one page instead of the whole segment.
+-- days-past-due order, so its at-risk table reads one page instead of the whole segment; the
+-- utilization one also carries every column of the at-risk CSV export, which then reads
+-- 10,000 rows from one stretch of the index instead of 10,000 scattered table rows.
 create table if not exists published_customer_month (
     customer_id varchar(32) not null,
     month char(7) not null,
@@ -21,6 +23,9 @@ create table if not exists published_customer_month (
     primary key (customer_id, month),
     key ix_published_customer_month_month (month, risk_category),
     key ix_published_customer_month_spend (month, monthly_spend),
-    key ix_published_customer_month_utilization (month, risk_category, utilization_pct),
+    key ix_published_customer_month_at_risk (
+        month, risk_category, utilization_pct, customer_id,
+        credit_limit, outstanding_balance, days_past_due, monthly_spend
+    ),
     key ix_published_customer_month_arrears (month, risk_category, days_past_due)
 ) engine = innodb default charset = utf8mb4

@@ -410,6 +410,39 @@ def test_at_risk_prefix_search_and_csv_export(scenario, frame, scores):
 
 @pytest.mark.parametrize(
     ("sort", "order", "category"),
+    [
+        ("utilization_pct", "desc", None),
+        ("days_past_due", "asc", "Medium Risk"),
+        ("probability", "desc", None),
+        ("monthly_spend", "desc", "Low Risk"),
+    ],
+)
+def test_at_risk_csv_holds_the_table_rows_in_the_table_order(scenario, sort, order, category):
+    """The export reads through its own query (covering indexes); it must equal the table."""
+    _, _, base = scenario
+    params = {"month": LATEST, "sort": sort, "order": order}
+    if category:
+        params["category"] = category
+    body = get_json(base, "/api/at-risk", limit=500, **params)
+    response = data.get(base, "/api/at-risk.csv", limit=500, **params)
+    assert response.status_code == 200
+    exported = list(csv.DictReader(io.StringIO(response.text)))
+    assert len(exported) == len(body["rows"]) > 0
+    for line, row in zip(exported, body["rows"], strict=True):
+        assert line["customer_id"] == row["customer_id"] and line["month"] == LATEST
+        assert line["risk_category"] == row["risk_category"]
+        for column in ("utilization_pct", "credit_limit", "outstanding_balance", "monthly_spend"):
+            assert (float(line[column]) if line[column] else None) == row[column], column
+        assert (int(line["days_past_due"]) if line["days_past_due"] else None) == row[
+            "days_past_due"
+        ]
+        assert (float(line["probability"]) if line["probability"] else None) == row["probability"]
+        flag = {"True": True, "False": False, "": None}[line["is_predicted_high_risk"]]
+        assert flag == row["is_predicted_high_risk"]
+
+
+@pytest.mark.parametrize(
+    ("sort", "order", "category"),
     [("z_score", "desc", None), ("monthly_spend", "asc", None), ("customer_id", "desc", HIGH)],
 )
 def test_anomalies_table_and_csv(scenario, frame, anomalies, sort, order, category):

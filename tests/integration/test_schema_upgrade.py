@@ -21,7 +21,7 @@ from tests.conftest import execute, query
 
 pytestmark = pytest.mark.integration
 
-NEW_KEYS = ("ix_published_customer_month_utilization", "ix_published_customer_month_arrears")
+NEW_KEYS = ("ix_published_customer_month_at_risk", "ix_published_customer_month_arrears")
 
 
 def keys(db_url: str, table: str) -> set[str]:

@@ -519,10 +519,24 @@ def at_risk_csv(
     order: OrderParam = "desc",
     limit: ExportLimitParam = 10_000,
 ) -> Response:
-    """The at-risk table as a CSV file."""
-    payload = at_risk_payload(conn, month, category, q, sort, order, limit, 0)
-    name = f"at-risk-{payload['month']}-{payload['category'].lower().replace(' ', '-')}.csv"
-    return _csv(payload["rows"], AT_RISK_CSV_COLUMNS, name)
+    """The at-risk table as a CSV file (the first ``limit`` rows in the table's order)."""
+    _, shown = _month_context(conn, month)
+    segment = category or "High Risk"
+    with_scores = _scores_for_sort(conn, sort)
+    rows = queries.segment_export(
+        conn, shown, segment, sort=sort, order=order, limit=limit, prefix=q,
+        with_scores=with_scores,
+    )  # fmt: skip
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(queries.AT_RISK_EXPORT_COLUMNS)
+    writer.writerows(rows)
+    name = f"at-risk-{shown}-{segment.lower().replace(' ', '-')}.csv"
+    return Response(
+        buffer.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
 
 
 @router.get("/anomalies", tags=["tables"])
@@ -557,18 +571,6 @@ def anomalies_csv(
     return _csv(payload["rows"], ANOMALY_CSV_COLUMNS, f"anomalies-{payload['month']}.csv")
 
 
-AT_RISK_CSV_COLUMNS = (
-    "customer_id",
-    "month",
-    "risk_category",
-    "utilization_pct",
-    "credit_limit",
-    "outstanding_balance",
-    "days_past_due",
-    "monthly_spend",
-    "probability",
-    "is_predicted_high_risk",
-)
 ANOMALY_CSV_COLUMNS = (
     "customer_id",
     "risk_category",
@@ -585,13 +587,7 @@ def at_risk_payload(conn, month, category, prefix, sort, order, limit, offset) -
     """One page of the at-risk table and its total."""
     _, shown = _month_context(conn, month)
     segment = category or "High Risk"
-    with_scores = queries.HIGH_RISK_PREDICTIONS in queries.available_tables(conn)
-    if sort == "probability" and not with_scores:
-        raise HTTPException(
-            400,
-            "cannot sort by probability: "
-            + NOT_AVAILABLE.format(table=queries.HIGH_RISK_PREDICTIONS),
-        )
+    with_scores = _scores_for_sort(conn, sort)
     total = queries.segment_count(conn, shown, segment, prefix)
     rows = queries.segment_page(
         conn,
@@ -616,6 +612,18 @@ def at_risk_payload(conn, month, category, prefix, sort, order, limit, offset) -
         "scores_available": with_scores,
         "rows": rows,
     }
+
+
+def _scores_for_sort(conn, sort: str) -> bool:
+    """Whether scores exist to show; a 400 when the requested order needs them and they don't."""
+    with_scores = queries.HIGH_RISK_PREDICTIONS in queries.available_tables(conn)
+    if sort == "probability" and not with_scores:
+        raise HTTPException(
+            400,
+            "cannot sort by probability: "
+            + NOT_AVAILABLE.format(table=queries.HIGH_RISK_PREDICTIONS),
+        )
+    return with_scores
 
 
 def anomalies_payload(conn, month, category, prefix, sort, order, limit, offset) -> dict:

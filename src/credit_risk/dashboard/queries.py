@@ -345,6 +345,11 @@ def _prediction_segments(conn: sa.Connection, months: Sequence[str]) -> dict[str
 
 def has_index(conn: sa.Connection, table: str, columns: Sequence[str]) -> bool:
     """Whether ``table`` has an index whose leading columns are ``columns``, in order."""
+    return index_named(conn, table, columns) is not None
+
+
+def index_named(conn: sa.Connection, table: str, columns: Sequence[str]) -> str | None:
+    """The name of an index of ``table`` whose leading columns are ``columns`` (None if none)."""
     rows = conn.execute(
         sa.text(
             "select index_name, column_name from information_schema.statistics "
@@ -357,7 +362,7 @@ def has_index(conn: sa.Connection, table: str, columns: Sequence[str]) -> bool:
     for row in rows:
         indexes.setdefault(row.index_name, []).append(row.column_name.lower())
     wanted = [column.lower() for column in columns]
-    return any(found[: len(wanted)] == wanted for found in indexes.values())
+    return next((name for name, found in indexes.items() if found[: len(wanted)] == wanted), None)
 
 
 def utilization_buckets(conn: sa.Connection, month: str) -> dict[int, int]:
@@ -590,6 +595,107 @@ def segment_page(
         f"{_order_by('page.' + column, order, 'page.customer_id')}"
     )
     return [{**_customer_month(row), **_prediction(row)} for row in _rows(conn, sql, **params)]
+
+
+AT_RISK_EXPORT_COLUMNS: tuple[str, ...] = (
+    "customer_id",
+    "month",
+    "risk_category",
+    "utilization_pct",
+    "credit_limit",
+    "outstanding_balance",
+    "days_past_due",
+    "monthly_spend",
+    "probability",
+    "is_predicted_high_risk",
+)
+"""Columns of the at-risk CSV file, in order."""
+
+
+def segment_export(
+    conn: sa.Connection,
+    month: str,
+    category: str,
+    *,
+    sort: str,
+    order: str,
+    limit: int,
+    prefix: str | None,
+    with_scores: bool,
+) -> list[tuple[str | None, ...]]:
+    """The at-risk table's first ``limit`` rows as text, in ``AT_RISK_EXPORT_COLUMNS`` order.
+
+    For the CSV export, up to 100,000 rows in one statement. In the default order the segment is
+    read from ``ix_published_customer_month_at_risk`` alone (it carries every column the file
+    needs) and the scores from ``ix_high_risk_predictions_customer`` (a month's entries sit
+    together), so 10,000 rows never touch the tables' own rows, which are spread over the whole
+    of each table; the server formats the values, so Python only writes the lines.
+    """
+    if sort == "probability":
+        rows = segment_page(
+            conn, month, category, sort=sort, order=order, limit=limit, offset=0,
+            prefix=prefix, with_scores=True, segment_size=limit,
+        )  # fmt: skip
+        return [_export_line(row) for row in rows]
+    scores, join = "null, null", ""
+    if with_scores:
+        scores = (
+            "cast(round(predictions.probability, 4) as char), "
+            "case predictions.is_predicted_high_risk when 1 then 'True' when 0 then 'False' end"
+        )
+        index = index_named(conn, HIGH_RISK_PREDICTIONS, ("month", "customer_id", "probability"))
+        hint = f"force index (`{index}`) " if index else ""
+        join = (
+            f"left join high_risk_predictions as predictions {hint}"
+            "on predictions.customer_id = segment.customer_id "
+            "and predictions.month = segment.month "
+        )
+    values = ", ".join(
+        f"segment.{name}" if name in ("customer_id", "month", "risk_category")
+        else f"cast(segment.{name} as char)"
+        for name in AT_RISK_EXPORT_COLUMNS[:8]
+    )  # fmt: skip
+    search = " and segment.customer_id like %(pattern)s escape '!'" if prefix else ""
+    column = AT_RISK_SORTS[sort]
+    direction = "desc" if order == "desc" else "asc"
+    sql = (
+        f"select {values}, {scores} from published_customer_month as segment {join}"
+        f"where segment.month = %(month)s and segment.risk_category = %(category)s{search} "
+        f"order by segment.{column} {direction}, segment.customer_id {direction} "
+        "limit %(limit)s"
+    )
+    params = {"month": month, "category": category, "limit": limit}
+    if prefix:
+        params["pattern"] = like_prefix(prefix)
+    cursor = conn.connection.dbapi_connection.cursor()  # plain tuples: 10,000 rows, no wrappers
+    try:
+        cursor.execute(sql, params)
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
+
+
+_EXPORT_FORMATS = {
+    "utilization_pct": "{:.2f}",
+    "credit_limit": "{:.2f}",
+    "outstanding_balance": "{:.2f}",
+    "monthly_spend": "{:.2f}",
+    "days_past_due": "{}",
+    "probability": "{:.4f}",
+    "is_predicted_high_risk": "{}",
+}
+
+
+def _export_line(row: dict) -> tuple[str | None, ...]:
+    """A page row as the same text the server writes for the export's own query."""
+    return tuple(
+        None
+        if row.get(name) is None
+        else _EXPORT_FORMATS[name].format(row[name])
+        if name in _EXPORT_FORMATS
+        else row[name]
+        for name in AT_RISK_EXPORT_COLUMNS
+    )
 
 
 def _page_by_joining_scores(
