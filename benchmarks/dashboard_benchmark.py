@@ -40,7 +40,7 @@ from rich.table import Table
 from sqlalchemy.engine import URL, make_url
 
 from credit_risk import pipeline
-from credit_risk.analytics.model import REFRESH_PREDICTION_SEGMENTS
+from credit_risk.analytics.model import refresh_prediction_summaries
 from credit_risk.generate.realistic import generate_realistic
 from credit_risk.warehouse.build import create_tables
 from credit_risk.warehouse.db import warehouse_from_url
@@ -72,7 +72,12 @@ from published_customer_month where has_statement
 """
 
 
-ANALYTICS_TABLES = ("spend_anomalies", "high_risk_predictions", "high_risk_prediction_segments")
+ANALYTICS_TABLES = (
+    "spend_anomalies",
+    "high_risk_predictions",
+    "high_risk_prediction_segments",
+    "scored_customer_month",
+)
 """Created exactly as their jobs create them (their include/sql files, keys included)."""
 
 
@@ -140,6 +145,11 @@ def endpoints(month: str) -> list[Endpoint]:
             {"month": month, "category": "Medium Risk", "sort": "days_past_due", "limit": 10000},
         ),
         Endpoint(
+            "at-risk.csv Low by spend (10k rows)",
+            "/api/at-risk.csv",
+            {"month": month, "category": "Low Risk", "sort": "monthly_spend", "limit": 10000},
+        ),
+        Endpoint(
             "at-risk.csv by probability (10k rows)",
             "/api/at-risk.csv",
             {"month": month, "sort": "probability", "limit": 10000},
@@ -203,8 +213,7 @@ def _load(url: URL, database: str, folder: Path) -> None:
     conn = _connect(url, database)
     try:
         for month in _months(url, database):
-            for statement in REFRESH_PREDICTION_SEGMENTS:
-                conn.cursor().execute(statement, {"month": month})
+            refresh_prediction_summaries(conn.cursor(), month)
     finally:
         conn.close()
     console.print(f"  analytics tables filled in {time.perf_counter() - started:.0f} s")

@@ -18,7 +18,7 @@ import pandas as pd
 import uvicorn
 
 from credit_risk import pipeline
-from credit_risk.analytics.model import REFRESH_PREDICTION_SEGMENTS
+from credit_risk.analytics.model import refresh_prediction_summaries
 from credit_risk.generate.realistic import generate_realistic
 from credit_risk.quality.errors import ValidationFailedError
 from credit_risk.warehouse.build import create_tables
@@ -233,12 +233,16 @@ def add_analytics_tables(db_url: str) -> None:
 
 def upgrade_prediction_tables(db_url: str) -> None:
     """What the scoring job does to a warehouse of an earlier version: the keys its files declare
-    added to ``high_risk_predictions``, and ``high_risk_prediction_segments`` counted per month."""
+    added to ``high_risk_predictions``, and its summaries rebuilt for every month."""
     with connect(warehouse_from_url(db_url)) as conn:
-        create_tables(conn.cursor(), ["high_risk_predictions", "high_risk_prediction_segments"])
-    for month in PUBLISHED_MONTHS:
-        for statement in REFRESH_PREDICTION_SEGMENTS:
-            execute(db_url, statement, {"month": month})
+        cursor = conn.cursor()
+        create_tables(
+            cursor,
+            ["high_risk_predictions", "high_risk_prediction_segments", "scored_customer_month"],
+        )
+        for month in PUBLISHED_MONTHS:
+            refresh_prediction_summaries(cursor, month)
+        conn.commit()
 
 
 def _insert(db_url: str, table: str, rows: list[tuple], width: int) -> None:

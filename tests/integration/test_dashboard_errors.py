@@ -64,6 +64,7 @@ def test_optional_widgets_say_not_available_yet(bare):
         "high_risk_predictions": False,
         "published_credit_limit_month": True,
         "high_risk_prediction_segments": False,
+        "scored_customer_month": False,
     }
     assert_error(data.get(bare, "/api/at-risk", sort="probability"), 400)
     assert_error(data.get(bare, "/api/anomalies.csv"), 404)

@@ -140,6 +140,28 @@ def test_the_prediction_summary_counts_the_scores_by_current_segment(scored):
     assert query(db_url, "select distinct month from high_risk_prediction_segments") == [(LATEST,)]
 
 
+def test_scored_customer_month_copies_each_score_with_its_published_figures(scored):
+    """The dashboard's export in probability order reads this copy; it must equal the join."""
+    db_url, model_run = scored
+    joined = query(
+        db_url,
+        "select h.customer_id, p.risk_category, h.probability, h.is_predicted_high_risk, "
+        "p.utilization_pct, p.credit_limit, p.outstanding_balance, p.days_past_due, "
+        "p.monthly_spend from high_risk_predictions as h join published_customer_month as p "
+        "on p.customer_id = h.customer_id and p.month = h.month where h.month = %s "
+        "order by h.customer_id",
+        (LATEST,),
+    )
+    copied = query(
+        db_url,
+        "select customer_id, risk_category, probability, is_predicted_high_risk, "
+        "utilization_pct, credit_limit, outstanding_balance, days_past_due, monthly_spend "
+        "from scored_customer_month where month = %s order by customer_id",
+        (LATEST,),
+    )
+    assert copied == joined and len(copied) == model_run.n_scored
+
+
 def test_rescoring_a_month_replaces_its_rows_idempotently(scored):
     db_url, first = scored
     before = query(

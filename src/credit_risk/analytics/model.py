@@ -58,7 +58,12 @@ MODEL_NAMES = (BASELINE, CHALLENGER)
 MODEL_FAMILY = "hr1"
 """Bump when the features or the label change meaning: it prefixes every model_version."""
 
-TABLES = ("high_risk_predictions", "high_risk_prediction_segments", "model_runs")
+TABLES = (
+    "high_risk_predictions",
+    "high_risk_prediction_segments",
+    "scored_customer_month",
+    "model_runs",
+)
 """Tables this module owns, each created from ``include/sql/<name>.sql`` when missing."""
 
 REFRESH_PREDICTION_SEGMENTS = (
@@ -80,6 +85,33 @@ REFRESH_PREDICTION_SEGMENTS = (
 )
 """Re-count a scored month's ``high_risk_prediction_segments`` from its scores and the published
 segments, in the transaction that writes the scores (the dashboard's prediction card reads it)."""
+
+REFRESH_SCORED_CUSTOMER_MONTH = (
+    "delete from scored_customer_month where month = %(month)s",
+    """
+    insert into scored_customer_month (month, risk_category, probability, customer_id,
+        is_predicted_high_risk, utilization_pct, credit_limit, outstanding_balance,
+        days_past_due, monthly_spend)
+    select
+        predictions.month,
+        coalesce(customer_months.risk_category, 'No Statement'),
+        predictions.probability,
+        predictions.customer_id,
+        predictions.is_predicted_high_risk,
+        customer_months.utilization_pct,
+        customer_months.credit_limit,
+        customer_months.outstanding_balance,
+        customer_months.days_past_due,
+        customer_months.monthly_spend
+    from high_risk_predictions as predictions
+    left join published_customer_month as customer_months
+        on predictions.customer_id = customer_months.customer_id
+        and predictions.month = customer_months.month
+    where predictions.month = %(month)s
+    """,
+)
+"""Copy a scored month's scores with their published figures into ``scored_customer_month``
+(the dashboard's export in probability order), in the same transaction."""
 
 SCORED, SKIPPED = "scored", "skipped"
 
@@ -680,7 +712,7 @@ def _record(warehouse: Warehouse, run: ModelRun, predictions: pd.DataFrame | Non
                     ).itertuples(index=False)
                 ],
             )
-            refresh_prediction_segments(cursor, run.month)
+            refresh_prediction_summaries(cursor, run.month)
         row = _run_row(run)
         columns = ", ".join(row)
         placeholders = ", ".join(["%s"] * len(row))
@@ -691,9 +723,10 @@ def _record(warehouse: Warehouse, run: ModelRun, predictions: pd.DataFrame | Non
         conn.commit()
 
 
-def refresh_prediction_segments(cursor, month: str) -> None:
-    """Re-count ``month`` of ``high_risk_prediction_segments`` (inside the caller's transaction)."""
-    for statement in REFRESH_PREDICTION_SEGMENTS:
+def refresh_prediction_summaries(cursor, month: str) -> None:
+    """Rebuild ``month`` of ``high_risk_prediction_segments`` and ``scored_customer_month`` from
+    its scores (inside the caller's transaction)."""
+    for statement in (*REFRESH_PREDICTION_SEGMENTS, *REFRESH_SCORED_CUSTOMER_MONTH):
         cursor.execute(statement, {"month": month})
 
 

@@ -30,14 +30,17 @@ SPEND_ANOMALIES = "spend_anomalies"
 HIGH_RISK_PREDICTIONS = "high_risk_predictions"
 CREDIT_LIMIT_MONTH = "published_credit_limit_month"
 PREDICTION_SEGMENTS = "high_risk_prediction_segments"
+SCORED_CUSTOMER_MONTH = "scored_customer_month"
 OPTIONAL_TABLES: tuple[str, ...] = (
     SPEND_ANOMALIES,
     HIGH_RISK_PREDICTIONS,
     CREDIT_LIMIT_MONTH,
     PREDICTION_SEGMENTS,
+    SCORED_CUSTOMER_MONTH,
 )
 """Tables other jobs build; each widget that needs one says "not available yet" without it
-(``high_risk_prediction_segments`` only makes the prediction KPIs faster)."""
+(``high_risk_prediction_segments`` and ``scored_customer_month`` only make the prediction KPIs
+and the export in probability order faster)."""
 
 SMALL_SEGMENT = 5_000
 """Up to this many customers, the at-risk table sorted by probability joins the segment to the
@@ -625,12 +628,16 @@ def segment_export(
 ) -> list[tuple[str | None, ...]]:
     """The at-risk table's first ``limit`` rows as text, in ``AT_RISK_EXPORT_COLUMNS`` order.
 
-    For the CSV export, up to 100,000 rows in one statement. In the default order the segment is
-    read from ``ix_published_customer_month_at_risk`` alone (it carries every column the file
-    needs) and the scores from ``ix_high_risk_predictions_customer`` (a month's entries sit
-    together), so 10,000 rows never touch the tables' own rows, which are spread over the whole
-    of each table; the server formats the values, so Python only writes the lines.
+    For the CSV export, up to 100,000 rows in one statement, formatted by the server so Python
+    only writes the lines. A scored month is read from ``scored_customer_month`` (the scoring
+    job's copy of each score with its published figures, stored by month and segment). Other
+    months, in the default order, read the segment from ``ix_published_customer_month_at_risk``
+    alone (it carries every column the file needs) and the scores from
+    ``ix_high_risk_predictions_customer`` (a month's entries sit together): either way 10,000
+    rows never touch the tables' own rows, which are spread over the whole of each table.
     """
+    if with_scores and _scored_month_copied(conn, month):
+        return _export_from_scored(conn, month, category, sort, order, limit, prefix)
     if sort == "probability":
         rows = segment_page(
             conn, month, category, sort=sort, order=order, limit=limit, offset=0,
@@ -667,12 +674,7 @@ def segment_export(
     params = {"month": month, "category": category, "limit": limit}
     if prefix:
         params["pattern"] = like_prefix(prefix)
-    cursor = conn.connection.dbapi_connection.cursor()  # plain tuples: 10,000 rows, no wrappers
-    try:
-        cursor.execute(sql, params)
-        return list(cursor.fetchall())
-    finally:
-        cursor.close()
+    return _raw_rows(conn, sql, params)
 
 
 _EXPORT_FORMATS = {
@@ -684,6 +686,61 @@ _EXPORT_FORMATS = {
     "probability": "{:.4f}",
     "is_predicted_high_risk": "{}",
 }
+
+
+_EXPORT_VALUES = (
+    "customer_id, month, risk_category, cast(utilization_pct as char), cast(credit_limit as char), "
+    "cast(outstanding_balance as char), cast(days_past_due as char), cast(monthly_spend as char), "
+    "cast(round(probability, 4) as char), "
+    "case is_predicted_high_risk when 1 then 'True' when 0 then 'False' end"
+)
+
+
+def _scored_month_copied(conn: sa.Connection, month: str) -> bool:
+    """Whether the scoring job copied ``month`` into ``scored_customer_month``."""
+    if SCORED_CUSTOMER_MONTH not in available_tables(conn):
+        return False
+    row = conn.execute(
+        sa.text("select exists (select 1 from scored_customer_month where month = :month) as n"),
+        {"month": month},
+    ).one()
+    return bool(row.n)
+
+
+def _export_from_scored(
+    conn: sa.Connection,
+    month: str,
+    category: str,
+    sort: str,
+    order: str,
+    limit: int,
+    prefix: str | None,
+) -> list[tuple[str | None, ...]]:
+    """The export from ``scored_customer_month``: the segment's rows sit together there (in
+    probability order, its primary key), so any order costs one short range and a sort."""
+    column = "probability" if sort == "probability" else AT_RISK_SORTS[sort]
+    direction = "desc" if order == "desc" else "asc"
+    search = " and customer_id like %(pattern)s escape '!'" if prefix else ""
+    params = {"month": month, "category": category, "limit": limit}
+    if prefix:
+        params["pattern"] = like_prefix(prefix)
+    return _raw_rows(
+        conn,
+        f"select {_EXPORT_VALUES} from scored_customer_month "
+        f"where month = %(month)s and risk_category = %(category)s{search} "
+        f"order by {column} {direction}, customer_id {direction} limit %(limit)s",
+        params,
+    )
+
+
+def _raw_rows(conn: sa.Connection, sql: str, params: dict) -> list[tuple]:
+    """Plain DB-API tuples (10,000 rows of an export, no row objects); ``%(name)s`` params."""
+    cursor = conn.connection.dbapi_connection.cursor()
+    try:
+        cursor.execute(sql, params)
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
 
 
 def _export_line(row: dict) -> tuple[str | None, ...]:
