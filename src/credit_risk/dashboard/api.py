@@ -522,21 +522,13 @@ def at_risk_csv(
     """The at-risk table as a CSV file (the first ``limit`` rows in the table's order)."""
     _, shown = _month_context(conn, month)
     segment = category or "High Risk"
-    with_scores = _scores_for_sort(conn, sort)
+    available = queries.available_tables(conn)
+    _require_scores_for(sort, available)
     rows = queries.segment_export(
-        conn, shown, segment, sort=sort, order=order, limit=limit, prefix=q,
-        with_scores=with_scores,
-    )  # fmt: skip
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(queries.AT_RISK_EXPORT_COLUMNS)
-    writer.writerows(rows)
-    name = f"at-risk-{shown}-{segment.lower().replace(' ', '-')}.csv"
-    return Response(
-        buffer.getvalue(),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        conn, shown, segment, sort=sort, order=order, limit=limit, prefix=q, available=available
     )
+    name = f"at-risk-{shown}-{segment.lower().replace(' ', '-')}.csv"
+    return _csv(queries.AT_RISK_EXPORT_COLUMNS, rows, name)
 
 
 @router.get("/anomalies", tags=["tables"])
@@ -568,7 +560,8 @@ def anomalies_csv(
     payload = anomalies_payload(conn, month, category, q, sort, order, limit, 0)
     if not payload["available"]:
         raise HTTPException(404, payload["message"])
-    return _csv(payload["rows"], ANOMALY_CSV_COLUMNS, f"anomalies-{payload['month']}.csv")
+    rows = [tuple(row.get(name) for name in ANOMALY_CSV_COLUMNS) for row in payload["rows"]]
+    return _csv(ANOMALY_CSV_COLUMNS, rows, f"anomalies-{payload['month']}.csv")
 
 
 ANOMALY_CSV_COLUMNS = (
@@ -587,7 +580,9 @@ def at_risk_payload(conn, month, category, prefix, sort, order, limit, offset) -
     """One page of the at-risk table and its total."""
     _, shown = _month_context(conn, month)
     segment = category or "High Risk"
-    with_scores = _scores_for_sort(conn, sort)
+    available = queries.available_tables(conn)
+    _require_scores_for(sort, available)
+    with_scores = queries.HIGH_RISK_PREDICTIONS in available
     total = queries.segment_count(conn, shown, segment, prefix)
     rows = queries.segment_page(
         conn,
@@ -614,16 +609,14 @@ def at_risk_payload(conn, month, category, prefix, sort, order, limit, offset) -
     }
 
 
-def _scores_for_sort(conn, sort: str) -> bool:
-    """Whether scores exist to show; a 400 when the requested order needs them and they don't."""
-    with_scores = queries.HIGH_RISK_PREDICTIONS in queries.available_tables(conn)
-    if sort == "probability" and not with_scores:
+def _require_scores_for(sort: str, available: frozenset[str]) -> None:
+    """A 400 when the requested order needs the scores and there are none."""
+    if sort == "probability" and queries.HIGH_RISK_PREDICTIONS not in available:
         raise HTTPException(
             400,
             "cannot sort by probability: "
             + NOT_AVAILABLE.format(table=queries.HIGH_RISK_PREDICTIONS),
         )
-    return with_scores
 
 
 def anomalies_payload(conn, month, category, prefix, sort, order, limit, offset) -> dict:
@@ -653,10 +646,11 @@ def anomalies_payload(conn, month, category, prefix, sort, order, limit, offset)
     }
 
 
-def _csv(rows: list[dict], columns: Sequence[str], filename: str) -> Response:
+def _csv(header: Sequence[str], rows: Sequence[Sequence], filename: str) -> Response:
+    """A CSV download: ``header``, then ``rows`` (None written as an empty field)."""
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(columns), extrasaction="ignore")
-    writer.writeheader()
+    writer = csv.writer(buffer)
+    writer.writerow(header)
     writer.writerows(rows)
     return Response(
         buffer.getvalue(),

@@ -624,7 +624,7 @@ def segment_export(
     order: str,
     limit: int,
     prefix: str | None,
-    with_scores: bool,
+    available: frozenset[str],
 ) -> list[tuple[str | None, ...]]:
     """The at-risk table's first ``limit`` rows as text, in ``AT_RISK_EXPORT_COLUMNS`` order.
 
@@ -635,46 +635,35 @@ def segment_export(
     alone (it carries every column the file needs) and the scores from
     ``ix_high_risk_predictions_customer`` (a month's entries sit together): either way 10,000
     rows never touch the tables' own rows, which are spread over the whole of each table.
+
+    Args:
+        available: ``available_tables(conn)``, which the caller has already read.
     """
-    if with_scores and _scored_month_copied(conn, month):
-        return _export_from_scored(conn, month, category, sort, order, limit, prefix)
+    with_scores = HIGH_RISK_PREDICTIONS in available
+    if with_scores and SCORED_CUSTOMER_MONTH in available and _scored_month_copied(conn, month):
+        return _export_rows(
+            conn, "scored_customer_month as scored", _export_values("scored", "scored"),
+            "scored", sort, order, limit, month, category, prefix,
+        )  # fmt: skip
     if sort == "probability":
         rows = segment_page(
             conn, month, category, sort=sort, order=order, limit=limit, offset=0,
             prefix=prefix, with_scores=True, segment_size=limit,
         )  # fmt: skip
         return [_export_line(row) for row in rows]
-    scores, join = "null, null", ""
+    source = "published_customer_month as segment"
     if with_scores:
-        scores = (
-            "cast(round(predictions.probability, 4) as char), "
-            "case predictions.is_predicted_high_risk when 1 then 'True' when 0 then 'False' end"
-        )
         index = index_named(conn, HIGH_RISK_PREDICTIONS, ("month", "customer_id", "probability"))
         hint = f"force index (`{index}`) " if index else ""
-        join = (
-            f"left join high_risk_predictions as predictions {hint}"
+        source += (
+            f" left join high_risk_predictions as predictions {hint}"
             "on predictions.customer_id = segment.customer_id "
-            "and predictions.month = segment.month "
+            "and predictions.month = segment.month"
         )
-    values = ", ".join(
-        f"segment.{name}" if name in ("customer_id", "month", "risk_category")
-        else f"cast(segment.{name} as char)"
-        for name in AT_RISK_EXPORT_COLUMNS[:8]
-    )  # fmt: skip
-    search = " and segment.customer_id like %(pattern)s escape '!'" if prefix else ""
-    column = AT_RISK_SORTS[sort]
-    direction = "desc" if order == "desc" else "asc"
-    sql = (
-        f"select {values}, {scores} from published_customer_month as segment {join}"
-        f"where segment.month = %(month)s and segment.risk_category = %(category)s{search} "
-        f"order by segment.{column} {direction}, segment.customer_id {direction} "
-        "limit %(limit)s"
+    values = _export_values("segment", "predictions" if with_scores else None)
+    return _export_rows(
+        conn, source, values, "segment", sort, order, limit, month, category, prefix
     )
-    params = {"month": month, "category": category, "limit": limit}
-    if prefix:
-        params["pattern"] = like_prefix(prefix)
-    return _raw_rows(conn, sql, params)
 
 
 _EXPORT_FORMATS = {
@@ -686,20 +675,28 @@ _EXPORT_FORMATS = {
     "probability": "{:.4f}",
     "is_predicted_high_risk": "{}",
 }
+"""How ``_export_line`` writes a page row's values: the text the server writes for the rest."""
 
 
-_EXPORT_VALUES = (
-    "customer_id, month, risk_category, cast(utilization_pct as char), cast(credit_limit as char), "
-    "cast(outstanding_balance as char), cast(days_past_due as char), cast(monthly_spend as char), "
-    "cast(round(probability, 4) as char), "
-    "case is_predicted_high_risk when 1 then 'True' when 0 then 'False' end"
-)
+def _export_values(segment: str, scores: str | None) -> str:
+    """The export's columns as text written by the server: the customer-month's from table
+    ``segment``, the score's from table ``scores`` (NULL when there are none)."""
+    values = [
+        f"{segment}.{name}" if name not in _EXPORT_FORMATS else f"cast({segment}.{name} as char)"
+        for name in AT_RISK_EXPORT_COLUMNS[:8]
+    ]
+    if scores is None:
+        values += ["null", "null"]
+    else:
+        values += [
+            f"cast(round({scores}.probability, 4) as char)",
+            f"case {scores}.is_predicted_high_risk when 1 then 'True' when 0 then 'False' end",
+        ]
+    return ", ".join(values)
 
 
 def _scored_month_copied(conn: sa.Connection, month: str) -> bool:
     """Whether the scoring job copied ``month`` into ``scored_customer_month``."""
-    if SCORED_CUSTOMER_MONTH not in available_tables(conn):
-        return False
     row = conn.execute(
         sa.text("select exists (select 1 from scored_customer_month where month = :month) as n"),
         {"month": month},
@@ -707,34 +704,32 @@ def _scored_month_copied(conn: sa.Connection, month: str) -> bool:
     return bool(row.n)
 
 
-def _export_from_scored(
+def _export_rows(
     conn: sa.Connection,
-    month: str,
-    category: str,
+    source: str,
+    values: str,
+    alias: str,
     sort: str,
     order: str,
     limit: int,
+    month: str,
+    category: str,
     prefix: str | None,
 ) -> list[tuple[str | None, ...]]:
-    """The export from ``scored_customer_month``: the segment's rows sit together there (in
-    probability order, its primary key), so any order costs one short range and a sort."""
+    """``values`` of the segment's first ``limit`` rows of ``source`` (whose segment table is
+    ``alias``), as plain DB-API tuples: no row objects for 10,000 rows."""
     column = "probability" if sort == "probability" else AT_RISK_SORTS[sort]
     direction = "desc" if order == "desc" else "asc"
-    search = " and customer_id like %(pattern)s escape '!'" if prefix else ""
+    search = f" and {alias}.customer_id like %(pattern)s escape '!'" if prefix else ""
     params = {"month": month, "category": category, "limit": limit}
     if prefix:
         params["pattern"] = like_prefix(prefix)
-    return _raw_rows(
-        conn,
-        f"select {_EXPORT_VALUES} from scored_customer_month "
-        f"where month = %(month)s and risk_category = %(category)s{search} "
-        f"order by {column} {direction}, customer_id {direction} limit %(limit)s",
-        params,
+    sql = (
+        f"select {values} from {source} "
+        f"where {alias}.month = %(month)s and {alias}.risk_category = %(category)s{search} "
+        f"order by {alias}.{column} {direction}, {alias}.customer_id {direction} "
+        "limit %(limit)s"
     )
-
-
-def _raw_rows(conn: sa.Connection, sql: str, params: dict) -> list[tuple]:
-    """Plain DB-API tuples (10,000 rows of an export, no row objects); ``%(name)s`` params."""
     cursor = conn.connection.dbapi_connection.cursor()
     try:
         cursor.execute(sql, params)
