@@ -17,8 +17,6 @@ seed. The exit code is 0 either way (it is a measurement, not a test).
 
 from __future__ import annotations
 
-import contextlib
-import secrets
 import sys
 import tempfile
 import time
@@ -26,13 +24,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
-import MySQLdb
 import pandas as pd
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy.engine import make_url
 
+from bench_db import throwaway_warehouse
 from credit_risk.analytics.anomalies import (
     COMBINED,
     SEED_RULE,
@@ -43,7 +40,6 @@ from credit_risk.analytics.anomalies import (
 )
 from credit_risk.generate.realistic import LABELS_FILE, generate_realistic
 from credit_risk.pipeline import run as run_pipeline
-from credit_risk.warehouse.db import warehouse_from_url
 
 TARGET_RECALL = 0.90
 TARGET_PRECISION = 0.80
@@ -72,44 +68,28 @@ class SeedResult:
         return combined["recall"] >= TARGET_RECALL and combined["precision"] >= TARGET_PRECISION
 
 
-def _server(url: str):
-    parsed = make_url(url)
-    return MySQLdb.connect(
-        host=parsed.host or "127.0.0.1",
-        port=parsed.port or 3306,
-        user=parsed.username or "root",
-        passwd=parsed.password or "",
-        autocommit=True,
-    )
-
-
 def measure_seed(
     db_url: str, seed: int, customers: int, months: int, anomaly_rate: float, keep: bool
 ) -> SeedResult:
     """Generate, publish, detect and evaluate one seed in its own database."""
-    database = f"crm_anom_{secrets.token_hex(4)}_s{seed}"
-    warehouse = warehouse_from_url(str(make_url(db_url).set(database=database)))
     settings = AnomalySettings.from_env()
     started = time.perf_counter()
-    try:
-        with tempfile.TemporaryDirectory(prefix="crm-anomalies-") as folder:
-            counts = generate_realistic(
-                Path(folder),
-                customers=customers,
-                months=months,
-                seed=seed,
-                anomaly_rate=anomaly_rate,
-            )
-            run_pipeline(warehouse, Path(folder), validate=False, run_id="anomaly-benchmark")
-            detect_anomalies(warehouse, settings=settings)
-            evaluation = evaluate_anomalies(warehouse, Path(folder) / LABELS_FILE, settings)
-        return SeedResult(seed, counts[LABELS_FILE], evaluation, time.perf_counter() - started)
-    finally:
-        if keep:
-            console.print(f"kept database {database}")
-        else:
-            with contextlib.suppress(MySQLdb.Error):
-                _server(db_url).cursor().execute(f"drop database if exists `{database}`")
+    with (
+        throwaway_warehouse(db_url, f"crm_anom_s{seed}", keep=keep, say=console.print) as warehouse,
+        tempfile.TemporaryDirectory(prefix="crm-anomalies-") as folder,
+    ):
+        counts = generate_realistic(
+            Path(folder),
+            customers=customers,
+            months=months,
+            seed=seed,
+            anomaly_rate=anomaly_rate,
+        )
+        run_pipeline(warehouse, Path(folder), validate=False, run_id="anomaly-benchmark")
+        detect_anomalies(warehouse, settings=settings)
+        evaluation = evaluate_anomalies(warehouse, Path(folder) / LABELS_FILE, settings)
+        seconds = time.perf_counter() - started
+    return SeedResult(seed, counts[LABELS_FILE], evaluation, seconds)
 
 
 def _f(value: float) -> str:

@@ -33,17 +33,16 @@ from pathlib import Path
 from typing import Annotated
 
 import httpx
-import MySQLdb
 import typer
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy.engine import URL, make_url
 
+from bench_db import drop_database, recreate_database, server_cursor, warehouse_in
 from credit_risk import pipeline
 from credit_risk.analytics.model import refresh_prediction_summaries
 from credit_risk.generate.realistic import generate_realistic
 from credit_risk.warehouse.build import create_tables
-from credit_risk.warehouse.db import warehouse_from_url
 
 REPO = Path(__file__).resolve().parents[1]
 CACHE_ROOT = REPO / "data" / "bench"
@@ -175,72 +174,36 @@ def _extract(customers: int, months: int, seed: int) -> Path:
     return folder
 
 
-def _connect(url: URL, database: str | None = None) -> MySQLdb.Connection:
-    return MySQLdb.connect(
-        host=url.host or "127.0.0.1",
-        port=url.port or 3306,
-        user=url.username or "root",
-        passwd=url.password or "",
-        database=database or "",
-        autocommit=True,
-    )
-
-
-def _execute(url: URL, database: str, *statements: str) -> None:
-    conn = _connect(url, database)
-    try:
-        for statement in statements:
-            conn.cursor().execute(statement)
-    finally:
-        conn.close()
-
-
 def _load(url: URL, database: str, folder: Path) -> None:
-    conn = _connect(url)
-    conn.cursor().execute(f"create database `{database}` character set utf8mb4")
-    conn.close()
-    warehouse = warehouse_from_url(url.set(database=database).render_as_string(False))
+    recreate_database(url, database)
+    warehouse = warehouse_in(url, database)
     started = time.perf_counter()
     pipeline.run(warehouse, folder, validate=False, run_id="bench")
     console.print(f"  loaded and published in {time.perf_counter() - started:.0f} s")
     started = time.perf_counter()
-    conn = _connect(url, database)
-    try:
-        create_tables(conn.cursor(), ANALYTICS_TABLES)
-    finally:
-        conn.close()
-    _execute(url, database, SYNTHETIC_ANOMALIES, SYNTHETIC_PREDICTIONS)
-    conn = _connect(url, database)
-    try:
+    with server_cursor(url, database) as cursor:
+        create_tables(cursor, ANALYTICS_TABLES)
+        cursor.execute(SYNTHETIC_ANOMALIES)
+        cursor.execute(SYNTHETIC_PREDICTIONS)
         for month in _months(url, database):
-            refresh_prediction_summaries(conn.cursor(), month)
-    finally:
-        conn.close()
+            refresh_prediction_summaries(cursor, month)
     console.print(f"  analytics tables filled in {time.perf_counter() - started:.0f} s")
 
 
 def _sample_customers(url: URL, database: str, count: int) -> list[str]:
-    conn = _connect(url, database)
-    try:
-        cursor = conn.cursor()
+    with server_cursor(url, database) as cursor:
         cursor.execute(
             "select customer_id from published_customer_month where is_latest_statement "
             "order by crc32(customer_id) limit %s",
             (count,),
         )
         return [row[0] for row in cursor.fetchall()]
-    finally:
-        conn.close()
 
 
 def _months(url: URL, database: str) -> list[str]:
-    conn = _connect(url, database)
-    try:
-        cursor = conn.cursor()
+    with server_cursor(url, database) as cursor:
         cursor.execute("select distinct month from published_portfolio_month order by month")
         return [row[0] for row in cursor.fetchall()]
-    finally:
-        conn.close()
 
 
 # --- server and timing ---------------------------------------------------------------------------
@@ -253,7 +216,7 @@ def _free_port() -> int:
 
 
 @contextmanager
-def _server(db_url: str):
+def _running_dashboard(db_url: str):
     """The standalone app under uvicorn, in its own process (so it does not share our GIL)."""
     port = _free_port()
     env = {**os.environ, "CREDIT_RISK_DASHBOARD_DB_URL": db_url}
@@ -367,16 +330,14 @@ def main(
         months_published = _months(url, database)
         month = months_published[-1]
         sample = _sample_customers(url, database, 500)
-        with _server(db) as base:
+        with _running_dashboard(db) as base:
             _report(f"{database} ({requests} requests each)",
                     _measure(base, month, sample, requests, only))  # fmt: skip
     finally:
         if keep_db or reuse_db:
             console.print(f"kept database {database}")
         else:
-            conn = _connect(url)
-            conn.cursor().execute(f"drop database if exists `{database}`")
-            conn.close()
+            drop_database(url, database)
 
 
 if __name__ == "__main__":

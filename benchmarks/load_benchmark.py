@@ -45,11 +45,11 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.engine import URL, make_url
 
+from bench_db import drop_database, recreate_database, scalar, server_cursor, warehouse_in
 from credit_risk import extract as extract_module
 from credit_risk.generate.realistic import generate_realistic
 from credit_risk.warehouse import load as load_module
 from credit_risk.warehouse.build import read_sql
-from credit_risk.warehouse.db import connect_args, warehouse_from_url
 from credit_risk.warehouse.early_load import EarlyTransactionLoad
 from credit_risk.warehouse.load import load_extract
 from credit_risk.warehouse.load_transaction import LoadTransaction
@@ -107,40 +107,8 @@ class Run:
 # --- server -----------------------------------------------------------------------------------
 
 
-def _connect_args(url: URL, database: str | None = None) -> dict[str, Any]:
-    """The package's connection arguments, autocommitting, with or without a database."""
-    warehouse = warehouse_from_url(url.set(database=database or "unused").render_as_string(False))
-    return {**connect_args(warehouse, with_database=bool(database)), "autocommit": True}
-
-
-@contextlib.contextmanager
-def _server(url: URL, database: str | None = None) -> Iterator[Any]:
-    conn = MySQLdb.connect(**_connect_args(url, database))
-    try:
-        yield conn.cursor()
-    finally:
-        conn.close()
-
-
-def _scalar(url: URL, sql: str, database: str | None = None) -> Any:
-    with _server(url, database) as cursor:
-        cursor.execute(sql)
-        return cursor.fetchone()[0]
-
-
-def _recreate_database(url: URL, name: str) -> None:
-    with _server(url) as cursor:
-        cursor.execute(f"drop database if exists `{name}`")
-        cursor.execute(f"create database `{name}` character set utf8mb4")
-
-
-def _drop_database(url: URL, name: str) -> None:
-    with _server(url) as cursor:
-        cursor.execute(f"drop database if exists `{name}`")
-
-
 def _innodb_status(url: URL) -> dict[str, int]:
-    with _server(url) as cursor:
+    with server_cursor(url) as cursor:
         cursor.execute("show global status like 'Innodb%'")
         return {name: int(value) for name, value in cursor.fetchall() if value.isdigit()}
 
@@ -183,7 +151,7 @@ def _warm(folder: Path) -> None:
 
 
 def run_project(url: URL, database: str, folder: Path) -> Run:
-    warehouse = warehouse_from_url(url.set(database=database).render_as_string(False))
+    warehouse = warehouse_in(url, database)
     started = time.perf_counter()
     report = load_extract(warehouse, folder)
     seconds = time.perf_counter() - started
@@ -195,7 +163,7 @@ def run_project(url: URL, database: str, folder: Path) -> Run:
 
 
 def run_to_sql(url: URL, database: str, folder: Path, limit: int | None, method: str) -> Run:
-    with _server(url, database) as cursor:
+    with server_cursor(url, database) as cursor:
         cursor.execute(BARE_TRANSACTIONS_DDL)
     engine = sa.create_engine(
         url.set(drivername="mysql+mysqldb", database=database),
@@ -222,7 +190,7 @@ def run_to_sql(url: URL, database: str, folder: Path, limit: int | None, method:
         seconds = time.perf_counter() - started
     finally:
         engine.dispose()
-    rows = int(_scalar(url, "select count(*) from tx", database))
+    rows = int(scalar(url, "select count(*) from tx", database))
     if rows != len(frame):
         console.print(f"[yellow]to_sql: {rows:,} rows in the table, {len(frame):,} sent[/]")
     return Run("to_sql", rows, seconds, rows)
@@ -236,7 +204,7 @@ def _client() -> str:
 
 
 def run_cli(url: URL, database: str, folder: Path) -> Run:
-    with _server(url, database) as cursor:
+    with server_cursor(url, database) as cursor:
         cursor.execute(BARE_TRANSACTIONS_DDL)
     path = str(folder / "transactions.csv").replace("\\", "\\\\").replace("'", "\\'")
     command = [
@@ -259,7 +227,7 @@ def run_cli(url: URL, database: str, folder: Path) -> Run:
     seconds = time.perf_counter() - started
     if result.returncode:
         raise RuntimeError(f"{command[0]} failed ({result.returncode}): {result.stderr.strip()}")
-    rows = int(_scalar(url, "select count(*) from tx", database))
+    rows = int(scalar(url, "select count(*) from tx", database))
     return Run("cli", rows, seconds, rows)
 
 
@@ -549,7 +517,7 @@ def main(
     customers = math.ceil(transactions / (MONTHS * TRANSACTIONS_PER_CUSTOMER_MONTH))
     folder, counts = _extract(customers)
     _warm(folder)
-    version = _scalar(url, "select version()")
+    version = scalar(url, "select version()")
     client = subprocess.run([_client(), "--version"], capture_output=True, text=True, check=False)
     console.print(f"server: {version} at {url.render_as_string(hide_password=True)}")
     console.print(f"client: {client.stdout.strip()}")
@@ -583,7 +551,7 @@ def main(
         for attempt in range(1, repeat + 1):
             for method in METHODS:
                 database = databases[method]
-                _recreate_database(url, database)
+                recreate_database(url, database)
                 run = runners[method](database)
                 results[method].append(run)
                 console.print(
@@ -591,10 +559,10 @@ def main(
                     f"{run.seconds:.2f} s ({run.rate:,.0f} rows/s)[/]"
                 )
                 if not (keep_data and attempt == repeat):
-                    _drop_database(url, database)
+                    drop_database(url, database)
         _report(results, repeat, to_sql_note)
         if profile:
-            _recreate_database(url, databases["profile"])
+            recreate_database(url, databases["profile"])
             profile_project(url, databases["profile"], folder)
     finally:
         if keep_data:
@@ -602,7 +570,7 @@ def main(
         else:
             for database in databases.values():
                 with contextlib.suppress(MySQLdb.Error):
-                    _drop_database(url, database)
+                    drop_database(url, database)
 
 
 if __name__ == "__main__":

@@ -20,8 +20,6 @@ code is 0 either way (it is a measurement, not a test).
 
 from __future__ import annotations
 
-import contextlib
-import secrets
 import sys
 import tempfile
 import time
@@ -29,12 +27,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
-import MySQLdb
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy.engine import make_url
 
+from bench_db import throwaway_warehouse
 from credit_risk.analytics.features import LABEL, load_history
 from credit_risk.analytics.model import (
     BASELINE,
@@ -47,7 +44,6 @@ from credit_risk.analytics.model import (
 )
 from credit_risk.generate.realistic import generate_realistic
 from credit_risk.pipeline import run as run_pipeline
-from credit_risk.warehouse.db import warehouse_from_url
 
 TARGET_AUC = 0.80
 SHORT_NAMES = {BASELINE: "logit", CHALLENGER: "hgb"}
@@ -66,17 +62,6 @@ class SeedResult:
     seconds: float
 
 
-def _server(url: str):
-    parsed = make_url(url)
-    return MySQLdb.connect(
-        host=parsed.host or "127.0.0.1",
-        port=parsed.port or 3306,
-        user=parsed.username or "root",
-        passwd=parsed.password or "",
-        autocommit=True,
-    )
-
-
 def _naive_auc(history, run: ModelRun) -> float:
     """AUC of the current utilization on the run's test months (persistence as a model)."""
     if run.evaluation is None:
@@ -89,11 +74,11 @@ def measure_seed(
     db_url: str, seed: int, customers: int, months: int, backfill: bool, keep: bool
 ) -> SeedResult:
     """Generate, publish and score one seed in its own database (dropped unless ``keep``)."""
-    database = f"crm_model_{secrets.token_hex(4)}_s{seed}"
-    warehouse = warehouse_from_url(str(make_url(db_url).set(database=database)))
     settings = ModelSettings.from_env()
     started = time.perf_counter()
-    try:
+    with throwaway_warehouse(
+        db_url, f"crm_model_s{seed}", keep=keep, say=console.print
+    ) as warehouse:
         with tempfile.TemporaryDirectory(prefix="crm-model-") as folder:
             generate_realistic(Path(folder), customers=customers, months=months, seed=seed)
             run_pipeline(warehouse, Path(folder), validate=False, run_id="model-benchmark")
@@ -103,13 +88,7 @@ def measure_seed(
             runs = [score_customers(warehouse, settings=settings)]
         history = load_history(warehouse)
         seconds = time.perf_counter() - started
-        return SeedResult(seed, runs, _naive_auc(history, runs[-1]), seconds)
-    finally:
-        if keep:
-            console.print(f"kept database {database}")
-        else:
-            with contextlib.suppress(MySQLdb.Error):
-                _server(db_url).cursor().execute(f"drop database if exists `{database}`")
+    return SeedResult(seed, runs, _naive_auc(history, runs[-1]), seconds)
 
 
 def _f(value: float | None) -> str:
