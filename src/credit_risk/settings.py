@@ -6,8 +6,12 @@ and each must be overridable by an operator without touching code.
 
 from __future__ import annotations
 
+import dataclasses
+import os
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -120,3 +124,18 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """The process-wide settings (cached; tests clear the cache after changing the env)."""
     return Settings()
+
+
+def overrides_from_env(
+    knobs: type, prefix: str, environ: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """Values for the fields of dataclass ``knobs`` set as ``<prefix><FIELD>`` (non-empty), each
+    converted to the type of the field's default: the analytics modules' thresholds, which are
+    read at the moment a job runs rather than once with ``Settings``."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for spec in dataclasses.fields(knobs):
+        raw = environ.get(f"{prefix}{spec.name.upper()}")
+        if raw is not None and raw.strip():
+            values[spec.name] = type(spec.default)(raw.strip())
+    return values

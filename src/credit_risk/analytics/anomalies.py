@@ -25,14 +25,13 @@ Why only published tables: they are the validated figures readers see, so every 
 explained with numbers on the dashboard, and the ground truth (``labels.csv``) can never leak in.
 
 Thresholds are :class:`AnomalySettings`, read from ``CREDIT_RISK_ANOMALY_*`` environment
-variables (or ``Settings.anomaly_*`` once those fields exist).
+variables.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -42,6 +41,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from credit_risk.months import add_months, validate_month
+from credit_risk.settings import overrides_from_env
 from credit_risk.warehouse.build import create_tables
 from credit_risk.warehouse.db import Warehouse, connect
 
@@ -128,23 +128,8 @@ class AnomalySettings:
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> AnomalySettings:
-        """Defaults, overridden by ``Settings.anomaly_*`` fields and ``CREDIT_RISK_ANOMALY_*``.
-
-        The settings fields take precedence once they exist (they read the same variables),
-        so moving the knobs into :mod:`credit_risk.settings` changes nothing for operators.
-        """
-        settings = _project_settings() if environ is None else None
-        environ = dict(os.environ if environ is None else environ)
-        values: dict[str, Any] = {}
-        for spec in fields(cls):
-            kind = type(getattr(cls, spec.name))
-            from_settings = getattr(settings, f"anomaly_{spec.name}", None)
-            raw = environ.get(f"CREDIT_RISK_ANOMALY_{spec.name.upper()}")
-            if from_settings is not None:
-                values[spec.name] = kind(from_settings)
-            elif raw is not None and raw.strip():
-                values[spec.name] = kind(raw.strip())
-        result = cls(**values)
+        """Defaults, overridden by ``CREDIT_RISK_ANOMALY_*`` variables (validated)."""
+        result = cls(**overrides_from_env(cls, "CREDIT_RISK_ANOMALY_", environ))
         result.check()
         return result
 
@@ -168,16 +153,6 @@ class AnomalySettings:
         """``sa1-<hash of the thresholds>``: which settings produced a row."""
         digest = hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()
         return f"{MODEL_FAMILY}-{digest[:10]}"
-
-
-def _project_settings() -> object | None:
-    """The project's settings, or None when they cannot be built (the module still works)."""
-    try:
-        from credit_risk.settings import get_settings
-
-        return get_settings()
-    except Exception:  # invalid unrelated settings must not block anomaly detection
-        return None
 
 
 # --- pure feature functions ------------------------------------------------------------------

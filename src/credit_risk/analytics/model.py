@@ -27,9 +27,8 @@ import hashlib
 import json
 import logging
 import math
-import os
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -46,6 +45,7 @@ from threadpoolctl import threadpool_limits
 
 from credit_risk.analytics.features import FEATURES, KEY, LABEL, load_history
 from credit_risk.months import add_months, validate_month
+from credit_risk.settings import overrides_from_env
 from credit_risk.warehouse.build import create_tables
 from credit_risk.warehouse.db import Warehouse, connect
 
@@ -166,13 +166,7 @@ class ModelSettings:
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> ModelSettings:
         """Defaults overridden by ``CREDIT_RISK_MODEL_*`` variables (validated)."""
-        environ = dict(os.environ if environ is None else environ)
-        values: dict[str, Any] = {}
-        for spec in fields(cls):
-            raw = environ.get(f"CREDIT_RISK_MODEL_{spec.name.upper()}")
-            if raw is not None and raw.strip():
-                values[spec.name] = type(getattr(cls, spec.name))(raw.strip())
-        settings = cls(**values)
+        settings = cls(**overrides_from_env(cls, "CREDIT_RISK_MODEL_", environ))
         settings.check()
         return settings
 
