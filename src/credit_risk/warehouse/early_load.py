@@ -60,7 +60,9 @@ def clear_months(cursor, months: list[str], tables: tuple[tuple[str, str], ...])
         cursor.execute(f"delete from {table} where {column} in ({marks})", months)
 
 
-def _header(path: Path) -> list[str] | None:
+def _header(path: Path) -> tuple[list[str], str] | None:
+    """The header's column names and its line end, or None unless it names the contract's
+    columns (in any order)."""
     with path.open("rb") as handle:
         first = handle.readline()
     try:
@@ -68,7 +70,9 @@ def _header(path: Path) -> list[str] | None:
     except UnicodeDecodeError:
         return None
     names = [name.strip() for name in text.rstrip("\r\n").split(",")]
-    return names if sorted(names) == sorted(TRANSACTION_COLUMNS) else None
+    if sorted(names) != sorted(TRANSACTION_COLUMNS):
+        return None
+    return names, "\r\n" if first.endswith(b"\r\n") else "\n"
 
 
 def _statement_months(path: Path) -> list[str]:
@@ -131,11 +135,10 @@ class EarlyTransactionLoad:
         if source.is_file() or detect_kind(source) != "three_file":
             return None
         path = source / "transactions.csv"
-        header = _header(path) if path.is_file() else None
-        if header is None:
+        found = _header(path) if path.is_file() else None
+        if found is None:
             return None
-        with path.open("rb") as handle:
-            line_end = "\r\n" if handle.readline().endswith(b"\r\n") else "\n"
+        header, line_end = found
         months = [month] if month else _statement_months(source / "statements.csv")
         if not months:
             return None
@@ -179,14 +182,15 @@ class EarlyTransactionLoad:
 
     def usable(self, prepared: PreparedExtract) -> bool:
         """Whether the early load holds exactly the checked transactions (see the module)."""
-        self.wait()
         source = prepared.files.get("transactions")
+        plain = source is not None and source.plain_line_end() == self.line_end
+        self.wait()  # after the scan of the file above: it overlaps the server's load
         reasons = []
         if self.error is not None:
             reasons.append(f"it failed ({self.error})")
         if prepared.partition_months != self.months:
             reasons.append(f"it cleared {self.months}, the load is {prepared.partition_months}")
-        if source is None or source.plain_line_end() != self.line_end:
+        if not plain:
             reasons.append("the file is quoted, padded or has mixed line ends")
         elif len(source.structural_rejects) or len(prepared.transactions) != len(source.rows):
             reasons.append("some transaction rows are quarantined")
