@@ -648,7 +648,8 @@ def segment_export(
     if sort == "probability":
         rows = segment_page(
             conn, month, category, sort=sort, order=order, limit=limit, offset=0,
-            prefix=prefix, with_scores=True, segment_size=limit,
+            prefix=prefix, with_scores=True,
+            segment_size=segment_count(conn, month, category, prefix),
         )  # fmt: skip
         return [_export_line(row) for row in rows]
     source = "published_customer_month as segment"
