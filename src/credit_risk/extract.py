@@ -36,6 +36,7 @@ from credit_risk.contract import (
     check_partition,
     check_positive_limit,
     check_unique,
+    money_values,
     quarantine_frame,
     read_contract_csv,
 )
@@ -121,7 +122,7 @@ def _partition_of(row_months: pd.Series, partitions: list[str]) -> pd.Series:
 def _partitions(month: str | None, candidates: list[pd.Series], path: Path) -> list[str]:
     if month is not None:
         return [month]
-    found = sorted(set().union(*(set(series.dropna()) for series in candidates)))
+    found = sorted(set().union(*(series.dropna().unique() for series in candidates)))
     if not found:
         raise ExtractRefusedError(path, 2, None, "no row has a readable month or date")
     return found
@@ -403,10 +404,11 @@ def _check_transactions(rows: pd.DataFrame) -> tuple[Verdicts, pd.Series]:
             for value in types[mask]
         ],
     )
-    amounts = pd.to_numeric(rows["amount"].where(verdicts.ok, None), errors="coerce")
-    wrong_sign = ((types == "refund") & (amounts >= 0)) | ((types != "refund") & (amounts <= 0))
+    amounts = money_values(rows["amount"], verdicts.ok)
+    refund = (types == "refund").to_numpy()
+    wrong_sign = (refund & (amounts >= 0)) | (~refund & (amounts <= 0))  # NaN: neither
     verdicts.flag(
-        wrong_sign.fillna(False),
+        wrong_sign,
         Reason.INVALID_VALUE,
         "amount",
         lambda mask: [

@@ -122,6 +122,52 @@ def test_each_bad_statement_is_quarantined_with_its_reason(tmp_path, statement, 
     assert len(prepared.statements) == 2
 
 
+@pytest.mark.parametrize(
+    ("transactions", "line"),
+    [
+        # sorted by id, the copy right after the first (the sorted-file shortcut must not hide it)
+        (GOOD_TRANSACTIONS + "T3,C2,2024-03-30,5,purchase,,\n", 5),
+        # unsorted, the copy far from the first
+        (
+            "T3,C2,2024-03-31,300,cash_advance,cash,atm\nT1,C1,2024-03-02,45.10,purchase,,\n"
+            "T2,C1,2024-03-05,-10.00,refund,,\nT3,C2,2024-03-30,5,purchase,,\n",
+            5,
+        ),
+    ],
+    ids=["sorted", "unsorted"],
+)
+def test_a_repeated_transaction_id_is_found_in_sorted_and_unsorted_files(
+    tmp_path, transactions, line
+):
+    prepared = prepare_extract(write_extract(tmp_path, transactions=transactions), "2024-03", set())
+    assert reasons(prepared) == [
+        ("transactions", line, "duplicate_transaction_id", "transaction_id")
+    ]
+    assert "already on line" in prepared.quarantine["detail"].iloc[0]
+
+
+def test_a_repeated_statement_key_is_found_when_the_file_is_sorted(tmp_path):
+    statements = (
+        "C1,2024-03,5000,10,,,\nC1,2024-04,5000,10,,,\nC2,2024-03,2000,5,,,\n"
+        "C2,2024-03,2000,6,,,\nC2,2024-04,2000,7,,,\n"
+    )
+    prepared = prepare_extract(write_extract(tmp_path, statements=statements), None, set())
+    # C1/2024-04 after C1/2024-03 and C2/2024-03 after C1/2024-04 are new keys; line 5 repeats
+    assert reasons(prepared) == [("statements", 5, "duplicate_statement", "statement_month")]
+
+
+@pytest.mark.parametrize(
+    ("amount", "kind", "ok"),
+    [("+12.50", "purchase", True), ("+0.00", "purchase", False), ("-0.01", "refund", True)],
+)
+def test_signed_amounts_are_read_as_numbers(tmp_path, amount, kind, ok):
+    row = f"T9,C1,2024-03-02,{amount},{kind},,\n"
+    prepared = prepare_extract(
+        write_extract(tmp_path, transactions=GOOD_TRANSACTIONS + row), "2024-03", set()
+    )
+    assert len(prepared.transactions) == (4 if ok else 3)
+
+
 def test_missing_limit_is_loaded_as_unknown_not_quarantined(tmp_path):
     folder = write_extract(tmp_path, statements="C1,2024-03,,10,,,\n")
     prepared = prepare_extract(folder, "2024-03", set())
