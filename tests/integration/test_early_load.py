@@ -111,6 +111,14 @@ FILES = {
         "replaced",
     ),
     "a malformed line": (transactions_text(GOOD + "T6,C1,2024-03-01\n"), "replaced"),
+    "text that is not ASCII": (
+        transactions_text(GOOD + "T4,C2,2024-03-06,5.00,purchase,café ñ 😀,pos\n"),
+        "kept",
+    ),
+    "a date the server would read but the contract refuses": (
+        transactions_text(GOOD + "T4,C1,2024-3-6,5.00,purchase,,\n"),
+        "replaced",
+    ),
     "a duplicate id": (
         transactions_text(GOOD + "T1,C2,2024-03-09,1,purchase,,\n"),
         "replaced",
