@@ -295,7 +295,7 @@ class PhaseTimer:
         setattr(module, name, self.timed(key or name, original))
 
     def patch_connect(self) -> None:
-        """Time ensure_database + connect (both connections)."""
+        """Time both connections (the first creates the database when missing)."""
         original = load_module.connect
         timer = self
 
@@ -411,7 +411,7 @@ def _print_profile(
         "_write",
     ]
     rows: list[tuple[int, str, float]] = [
-        (0, "connect (ensure_database + connect)", s["connect"]),
+        (0, "connect (both connections)", s["connect"]),
         (0, "ensure_tables", s["ensure_tables"]),
         (0, "select warehouse customers", s["_warehouse_customers"]),
         (

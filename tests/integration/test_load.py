@@ -7,14 +7,15 @@ from decimal import Decimal
 
 import MySQLdb
 import pytest
+from sqlalchemy.engine import make_url
 
 from credit_risk.contract import ExtractRefusedError
 from credit_risk.pipeline import run
 from credit_risk.warehouse.build import build_views
-from credit_risk.warehouse.db import WarehouseError
+from credit_risk.warehouse.db import WarehouseError, warehouse_from_url
 from credit_risk.warehouse.load import load_extract
 from credit_risk.warehouse.publish import build_candidate, publish_candidate
-from tests.conftest import query
+from tests.conftest import TEST_SERVER_URL, query
 from tests.unit.test_extract import GOOD_TRANSACTIONS, write_extract
 
 pytestmark = pytest.mark.integration
@@ -212,3 +213,20 @@ def test_building_and_publishing_again_is_harmless(warehouse, db_url, seed_fixtu
         == first
     )
     assert query(db_url, "select count(*) from publications") == [(2,)]
+
+
+def test_a_missing_warehouse_database_is_created_by_the_first_load(db_server, tmp_path):
+    name = f"crm_test_missing_{tmp_path.name[-8:].replace('-', '_')}"
+    url = make_url(TEST_SERVER_URL).set(database=name).render_as_string(False)
+    db_server.cursor().execute(f"drop database if exists `{name}`")
+    try:
+        report = load_extract(warehouse_from_url(url), write_extract(tmp_path), "2024-03")
+        assert report.rows_loaded == 7
+        assert query(
+            url,
+            "select default_collation_name from information_schema.schemata "
+            "where schema_name = database()",
+        ) == [("utf8mb4_unicode_ci",)]
+        assert table_counts(url)["transactions"] == 3
+    finally:
+        db_server.cursor().execute(f"drop database if exists `{name}`")

@@ -20,6 +20,8 @@ from credit_risk.settings import get_settings
 
 _ACCESS_DENIED_LOCAL_INFILE = {1148, 2068, 3948, 4166}
 """Server/client error codes that mean "LOAD DATA LOCAL is disabled"."""
+ER_BAD_DB = 1049
+"""Unknown database: the warehouse schema does not exist yet."""
 
 
 class WarehouseError(RuntimeError):
@@ -116,6 +118,20 @@ def ensure_database(warehouse: Warehouse) -> None:
         conn.close()
 
 
+def _connect_to_database(warehouse: Warehouse) -> MySQLdb.Connection:
+    """A connection to the warehouse schema, created first if the server does not have it.
+
+    Connecting first and creating only on "unknown database" costs one connection, not two.
+    """
+    try:
+        return MySQLdb.connect(**connect_args(warehouse, with_database=True))
+    except MySQLdb.OperationalError as error:
+        if error.args[0] != ER_BAD_DB:
+            raise
+    ensure_database(warehouse)
+    return MySQLdb.connect(**connect_args(warehouse, with_database=True))
+
+
 @contextlib.contextmanager
 def connect(warehouse: Warehouse) -> Iterator[MySQLdb.Connection]:
     """A transactional connection (autocommit off) with LOCAL INFILE enabled on the client side.
@@ -123,9 +139,8 @@ def connect(warehouse: Warehouse) -> Iterator[MySQLdb.Connection]:
     The caller commits; anything not committed is rolled back when the block exits, so a failed
     load leaves the previous data in place.
     """
-    ensure_database(warehouse)
     try:
-        conn = MySQLdb.connect(**connect_args(warehouse, with_database=True))
+        conn = _connect_to_database(warehouse)
     except MySQLdb.OperationalError as error:
         raise WarehouseError(
             f"cannot reach the warehouse at {warehouse.safe_url}: {error}"
