@@ -323,6 +323,11 @@ def _file_key(prefix: str, position: int) -> Callable[..., str]:
     return key
 
 
+def _table_key(*args: Any, **kwargs: Any) -> str:
+    """``_bulk_load(cursor, table, ...)`` writes and loads ``<table>.csv``."""
+    return f"bulk_load {kwargs.get('table', args[1] if len(args) > 1 else '?')}.csv"
+
+
 def _dataset_key(*args: Any, **kwargs: Any) -> str:
     return f"read_contract_csv {kwargs.get('dataset', args[1] if len(args) > 1 else '?')}"
 
@@ -350,7 +355,7 @@ def profile_project(url: URL, database: str, folder: Path) -> None:
     timer.patch(EarlyTransactionLoad, "usable")
     timer.patch(LoadTransaction, "commit")
     timer.patch(load_module, "_write_csv", _file_key("write_csv", 1))
-    timer.patch(load_module, "_bulk_load", _file_key("bulk_load", 3))
+    timer.patch(load_module, "_bulk_load", _table_key)
     timer.patch(load_module, "_insert_quarantine")
     timer.patch(load_module, "_audit")
     timer.patch(extract_module, "read_contract_csv", _dataset_key)

@@ -60,8 +60,15 @@ def create_tables(cursor, names: Iterable[str]) -> None:
     readers keep reading). DDL commits implicitly: call it before a load's transaction starts.
     """
     names = list(names)
+    cursor.execute(
+        "select table_name from information_schema.tables "
+        "where table_schema = database() and table_name in %s",
+        (tuple(names),),
+    )
+    existing = {table.lower() for (table,) in cursor.fetchall()}
     for name in names:
-        cursor.execute(read_sql(name))
+        if name.lower() not in existing:  # one query instead of a no-op DDL per table
+            cursor.execute(read_sql(name))
     cursor.execute(
         "select table_name, index_name from information_schema.statistics "
         "where table_schema = database() and table_name in %s",
