@@ -72,7 +72,7 @@ def measure_seed(
     db_url: str, seed: int, customers: int, months: int, anomaly_rate: float, keep: bool
 ) -> SeedResult:
     """Generate, publish, detect and evaluate one seed in its own database."""
-    settings = AnomalySettings.from_env()
+    settings = AnomalySettings()
     started = time.perf_counter()
     with (
         throwaway_warehouse(db_url, f"crm_anom_s{seed}", keep=keep, say=console.print) as warehouse,

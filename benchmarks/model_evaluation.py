@@ -74,7 +74,7 @@ def measure_seed(
     db_url: str, seed: int, customers: int, months: int, backfill: bool, keep: bool
 ) -> SeedResult:
     """Generate, publish and score one seed in its own database (dropped unless ``keep``)."""
-    settings = ModelSettings.from_env()
+    settings = ModelSettings()
     started = time.perf_counter()
     with throwaway_warehouse(
         db_url, f"crm_model_s{seed}", keep=keep, say=console.print

@@ -102,20 +102,31 @@ def test_best_f1_threshold():
 # --- settings --------------------------------------------------------------------------------
 
 
-def test_settings_come_from_credit_risk_model_variables():
-    settings = ModelSettings.from_env(
+def with_env(monkeypatch, env: dict[str, str]) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+
+
+def test_settings_come_from_credit_risk_model_variables(monkeypatch):
+    defaults = ModelSettings()
+    with_env(
+        monkeypatch,
         {
             "CREDIT_RISK_MODEL_TEST_MONTHS": "3",
             "CREDIT_RISK_MODEL_THRESHOLD": "0.4",
             "CREDIT_RISK_MODEL_LEARNING_RATE": "0.1",
+            "CREDIT_RISK_MODEL_MAX_ITER": "",  # empty means unset
             "CREDIT_RISK_OTHER": "ignored",
-        }
+        },
     )
+    settings = ModelSettings()
     assert settings.test_months == 3
     assert settings.threshold == "0.4"
     assert settings.learning_rate == 0.1
+    assert settings.max_iter == defaults.max_iter
     assert settings.min_labelled_months == 2 + 1 + 3
-    assert ModelSettings.from_env({}) == ModelSettings()
+    assert ModelSettings(test_months=5).test_months == 5  # arguments win over the environment
+    assert settings != defaults
 
 
 @pytest.mark.parametrize(
@@ -127,9 +138,10 @@ def test_settings_come_from_credit_risk_model_variables():
         {"CREDIT_RISK_MODEL_MAX_ITER": "many"},
     ],
 )
-def test_bad_settings_are_refused(env):
-    with pytest.raises(ValueError):
-        ModelSettings.from_env(env)
+def test_bad_settings_are_refused(monkeypatch, env):
+    with_env(monkeypatch, env)
+    with pytest.raises(ValueError, match=r"(?i)model"):
+        ModelSettings()
 
 
 # --- training and scoring on a synthetic feature frame ---------------------------------------

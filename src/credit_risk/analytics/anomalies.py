@@ -32,16 +32,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
+from pydantic import model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from credit_risk.months import add_months, validate_month
-from credit_risk.settings import overrides_from_env
 from credit_risk.warehouse.build import create_tables
 from credit_risk.warehouse.db import Warehouse, connect
 
@@ -78,9 +78,9 @@ _Z_LIMIT = 1e6  # keeps a z-score over a near-zero floor inside decimal(12, 2)
 _MAX_DAY = 31
 
 
-@dataclass(frozen=True)
-class AnomalySettings:
-    """Thresholds of the detectors, each read from ``CREDIT_RISK_ANOMALY_<FIELD>``.
+class AnomalySettings(BaseSettings):
+    """Thresholds of the detectors, each read from ``CREDIT_RISK_ANOMALY_<FIELD>`` when the
+    settings are made (so a job sees the values set when it runs); keyword arguments win.
 
     Attributes:
         min_history: Prior months a customer needs before any detector may flag them.
@@ -109,6 +109,10 @@ class AnomalySettings:
             the credit limit (ignored when the limit is unknown).
     """
 
+    model_config = SettingsConfigDict(
+        env_prefix="CREDIT_RISK_ANOMALY_", env_ignore_empty=True, extra="ignore", frozen=True
+    )
+
     min_history: int = 3
     baseline_months: int = 12
     z_threshold: float = 4.0
@@ -126,14 +130,8 @@ class AnomalySettings:
     cash_min_extra_count: float = 2.0
     cash_min_extra_share: float = 0.05
 
-    @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> AnomalySettings:
-        """Defaults, overridden by ``CREDIT_RISK_ANOMALY_*`` variables (validated)."""
-        result = cls(**overrides_from_env(cls, "CREDIT_RISK_ANOMALY_", environ))
-        result.check()
-        return result
-
-    def check(self) -> None:
+    @model_validator(mode="after")
+    def _check(self) -> AnomalySettings:
         """Refuse thresholds under which a detector could not work."""
         if not 1 <= self.min_history <= self.baseline_months:
             raise ValueError(
@@ -144,14 +142,15 @@ class AnomalySettings:
             raise ValueError(f"anomaly burst_window_days must be 1..{_MAX_DAY}")
         if self.std_floor_amount <= 0:
             raise ValueError("anomaly std_floor_amount must be > 0 (it guards a zero std)")
-        negative = [spec.name for spec in fields(self) if getattr(self, spec.name) < 0]
+        negative = [name for name in type(self).model_fields if getattr(self, name) < 0]
         if negative:
             raise ValueError(f"anomaly thresholds must be >= 0: {', '.join(negative)}")
+        return self
 
     @property
     def model_version(self) -> str:
         """``sa1-<hash of the thresholds>``: which settings produced a row."""
-        digest = hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()
+        digest = hashlib.sha256(json.dumps(self.model_dump(), sort_keys=True).encode()).hexdigest()
         return f"{MODEL_FAMILY}-{digest[:10]}"
 
 
@@ -466,7 +465,7 @@ def score_customer_months(
         customer_months: Rows of ``published_customer_month`` (see
             :func:`customer_month_features`), all months a baseline may need.
         transactions: Rows of ``published_transactions`` for the same months.
-        settings: Thresholds; ``AnomalySettings.from_env()`` when None.
+        settings: Thresholds; ``AnomalySettings()`` when None.
 
     Returns:
         The features plus ``z_score``, one boolean column per detector (named as in
@@ -474,7 +473,7 @@ def score_customer_months(
         fired, or None), ``anomaly_reason`` (their reasons joined by ``; ``, "insufficient
         history ..." when the customer is too new, else None) and ``model_version``.
     """
-    settings = settings or AnomalySettings.from_env()
+    settings = settings or AnomalySettings()
     frame = customer_month_features(customer_months, transactions, settings)
     frame["z_score"], frame[SPEND_ZSCORE] = spend_zscore(frame, settings)
     frame[LARGE_PURCHASE_BURST] = large_purchase_burst(frame, settings)
@@ -630,7 +629,7 @@ def detect_anomalies(
     Returns:
         The rows written, with the ``TABLE_COLUMNS`` columns.
     """
-    settings = settings or AnomalySettings.from_env()
+    settings = settings or AnomalySettings()
     first = None
     if month is not None:
         month = validate_month(month)
@@ -695,7 +694,7 @@ def evaluate_anomalies(
     Scores every published month afresh (the same function that fills spend_anomalies) so the
     evaluation covers the whole history whatever months the table holds.
     """
-    settings = settings or AnomalySettings.from_env()
+    settings = settings or AnomalySettings()
     customer_months, transactions = read_published(warehouse)
     scored = score_customer_months(customer_months, transactions, settings)
     return evaluation_table(scored, read_labels(Path(labels_path)), settings.min_history)

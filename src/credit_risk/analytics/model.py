@@ -28,12 +28,14 @@ import json
 import logging
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
+from pydantic import model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
 from sklearn.base import ClassifierMixin, clone
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.impute import SimpleImputer
@@ -45,7 +47,6 @@ from threadpoolctl import threadpool_limits
 
 from credit_risk.analytics.features import FEATURES, KEY, LABEL, load_history
 from credit_risk.months import add_months, validate_month
-from credit_risk.settings import overrides_from_env
 from credit_risk.warehouse.build import create_tables
 from credit_risk.warehouse.db import Warehouse, connect
 
@@ -129,9 +130,9 @@ the buckets of the published suite's utilization PSI, so both report the same nu
 # --- settings ------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ModelSettings:
-    """Knobs of the model, each read from ``CREDIT_RISK_MODEL_<FIELD>``.
+class ModelSettings(BaseSettings):
+    """Knobs of the model, each read from ``CREDIT_RISK_MODEL_<FIELD>`` when the settings are
+    made (so a job sees the values set when it runs); keyword arguments win.
 
     Attributes:
         test_months: Latest labelled months held out to measure the model out of time.
@@ -150,6 +151,10 @@ class ModelSettings:
         random_state: Seed of the challenger (the baseline is deterministic).
     """
 
+    model_config = SettingsConfigDict(
+        env_prefix="CREDIT_RISK_MODEL_", env_ignore_empty=True, extra="ignore", frozen=True
+    )
+
     test_months: int = 2
     validation_months: int = 1
     min_train_months: int = 2
@@ -163,19 +168,14 @@ class ModelSettings:
     logistic_c: float = 1.0
     random_state: int = 0
 
-    @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> ModelSettings:
-        """Defaults overridden by ``CREDIT_RISK_MODEL_*`` variables (validated)."""
-        settings = cls(**overrides_from_env(cls, "CREDIT_RISK_MODEL_", environ))
-        settings.check()
-        return settings
-
-    def check(self) -> None:
+    @model_validator(mode="after")
+    def _check(self) -> ModelSettings:
         """Refuse window sizes and thresholds that cannot work."""
         if self.test_months < 1 or self.validation_months < 1 or self.min_train_months < 1:
             raise ValueError("model test, validation and minimum train months must be >= 1")
         if self.threshold != "f1" and not 0.0 < float(self.threshold) < 1.0:
             raise ValueError(f"model threshold must be 'f1' or in (0, 1), got {self.threshold}")
+        return self
 
     @property
     def min_labelled_months(self) -> int:
@@ -428,7 +428,7 @@ def train_and_evaluate(
             ``KEY``, ``label``); rows with an unknown label are ignored.
         train_months: Months to learn from, all before every test month.
         test_months: Months to measure on.
-        settings: Model knobs; ``ModelSettings.from_env()`` when omitted.
+        settings: Model knobs; ``ModelSettings()`` when omitted.
 
     Returns:
         The models refitted on ``train_months`` by name, and their evaluation.
@@ -437,7 +437,7 @@ def train_and_evaluate(
         ValueError: When a test month is not after every train month, or the train months
             leave no month to fit on before the validation window.
     """
-    settings = settings or ModelSettings.from_env()
+    settings = settings or ModelSettings()
     train_months, test_months = sorted(train_months), sorted(test_months)
     if not test_months or (train_months and train_months[-1] >= test_months[0]):
         raise ValueError("test months must exist and come after every train month (out of time)")
@@ -531,7 +531,7 @@ def model_version(champion: str, last_month: str, settings: ModelSettings) -> st
     Deterministic, so rescoring a month with the same data and settings gives the same
     version (idempotent), and any change of features or knobs gives a new one.
     """
-    blob = json.dumps({"features": FEATURES, "settings": asdict(settings)}, sort_keys=True)
+    blob = json.dumps({"features": FEATURES, "settings": settings.model_dump()}, sort_keys=True)
     digest = hashlib.sha256(blob.encode()).hexdigest()[:8]
     short = {BASELINE: "logit", CHALLENGER: "hgb"}[champion]
     return f"{MODEL_FAMILY}-{short}-{last_month}-{digest}"
@@ -554,7 +554,7 @@ def score_customers(
         warehouse: The warehouse with a published snapshot.
         month: Month end to score (YYYY-MM); the latest published month when omitted. Use
             :func:`score_all_months` to backfill every month.
-        settings: Model knobs; ``ModelSettings.from_env()`` when omitted.
+        settings: Model knobs; ``ModelSettings()`` when omitted.
 
     Returns:
         What the run did.
@@ -562,7 +562,7 @@ def score_customers(
     Raises:
         ValueError: When ``month`` has no published statements.
     """
-    settings = settings or ModelSettings.from_env()
+    settings = settings or ModelSettings()
     history = load_history(warehouse)
     months = published_months(history)
     if not months:
@@ -581,7 +581,7 @@ def score_all_months(warehouse: Warehouse, settings: ModelSettings | None = None
     Early months without enough history are recorded as skipped. Each month's score PSI
     compares with the month before, as scored by its own model.
     """
-    settings = settings or ModelSettings.from_env()
+    settings = settings or ModelSettings()
     history = load_history(warehouse)
     runs = []
     previous: pd.Series | None = None
