@@ -7,8 +7,8 @@ wording, so on-call never has to learn two formats. The message is built by a pu
 (``send_alert``) and never raises, because a crashing callback would hide the failure it
 reports.
 
-Configuration is read from the environment when an alert is sent (not at import), so an
-operator can change recipients without a DAG re-parse:
+Configuration (``AlertSettings``) is read from the environment when an alert is sent (not at
+import), so an operator can change recipients without a DAG re-parse:
 
 - ``CREDIT_RISK_ALERT_EMAILS``: comma-separated recipients; empty disables email.
 - ``CREDIT_RISK_ALERT_SMTP_CONN_ID``: SMTP connection (default ``smtp_default``).
@@ -24,12 +24,13 @@ import asyncio
 import datetime as dt
 import html
 import logging
-import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from airflow.sdk import AsyncCallback, BaseNotifier, DeadlineAlert, DeadlineReference
+from pydantic import AliasChoices, Field, ValidationInfo, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from credit_risk.months import month_of
 from credit_risk.quality.errors import FailedExpectation, ValidationFailedError
@@ -37,15 +38,50 @@ from credit_risk.quality.errors import FailedExpectation, ValidationFailedError
 log = logging.getLogger(__name__)
 
 EMAILS_ENV = "CREDIT_RISK_ALERT_EMAILS"
-SMTP_CONN_ID_ENV = "CREDIT_RISK_ALERT_SMTP_CONN_ID"
-FROM_EMAIL_ENV = "CREDIT_RISK_ALERT_FROM_EMAIL"
-SLACK_CONN_ID_ENV = "CREDIT_RISK_ALERT_SLACK_CONN_ID"
 DEADLINE_HOURS_ENV = "CREDIT_RISK_REFRESH_DEADLINE_HOURS"
 
 DEFAULT_SMTP_CONN_ID = "smtp_default"
 DEFAULT_SLACK_CONN_ID = "credit_risk_slack"
 DEFAULT_FROM_EMAIL = "credit-risk-alerts@localhost"
 DEFAULT_DEADLINE_HOURS = 72.0
+
+
+class AlertSettings(BaseSettings):
+    """Where alerts go and when a late month alerts: ``CREDIT_RISK_ALERT_*`` and
+    ``CREDIT_RISK_REFRESH_DEADLINE_HOURS`` (see the module); empty values mean the default."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CREDIT_RISK_ALERT_",
+        env_ignore_empty=True,
+        extra="ignore",
+        populate_by_name=True,
+        str_strip_whitespace=True,
+    )
+
+    emails: str = Field(default="", description="Recipients, separated by commas or semicolons.")
+    smtp_conn_id: str = DEFAULT_SMTP_CONN_ID
+    from_email: str = Field(default="", description="Sender; else the connection's from_email.")
+    slack_conn_id: str = DEFAULT_SLACK_CONN_ID
+    refresh_deadline_hours: float = Field(
+        default=DEFAULT_DEADLINE_HOURS,
+        ge=0,
+        validation_alias=AliasChoices(DEADLINE_HOURS_ENV, "refresh_deadline_hours"),
+        description="Hours after a run is queued by which its month must be refreshed; 0: off.",
+    )
+
+    @field_validator("smtp_conn_id", "slack_conn_id", mode="before")
+    @classmethod
+    def _blank_means_default(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, str) and not value.strip():
+            return cls.model_fields[info.field_name].default
+        return value
+
+    @property
+    def recipients(self) -> list[str]:
+        """The email recipients, blanks dropped (empty: email is off)."""
+        addresses = self.emails.replace(";", ",").split(",")
+        return [address.strip() for address in addresses if address.strip()]
+
 
 MISSED_DEADLINE = "MissedDeadline"
 """``Alert.error_type`` of a run that did not succeed in time (there is no exception)."""
@@ -326,20 +362,6 @@ def email_html(alert: Alert) -> str:
 # --------------------------------------------------------------------------------------------
 
 
-def alert_recipients() -> list[str]:
-    """``CREDIT_RISK_ALERT_EMAILS`` split on commas (or semicolons), blanks dropped."""
-    raw = os.environ.get(EMAILS_ENV, "").replace(";", ",")
-    return [address.strip() for address in raw.split(",") if address.strip()]
-
-
-def smtp_conn_id() -> str:
-    return os.environ.get(SMTP_CONN_ID_ENV, "").strip() or DEFAULT_SMTP_CONN_ID
-
-
-def slack_conn_id() -> str:
-    return os.environ.get(SLACK_CONN_ID_ENV, "").strip() or DEFAULT_SLACK_CONN_ID
-
-
 def _connection_exists(conn_id: str) -> bool:
     """Whether Airflow knows the connection (env vars, secrets backends, metadata DB).
 
@@ -358,7 +380,7 @@ def _connection_exists(conn_id: str) -> bool:
     return True
 
 
-def send_email(alert: Alert, conn_id: str, recipients: Sequence[str]) -> None:
+def send_email(alert: Alert, conn_id: str, recipients: Sequence[str], from_email: str = "") -> None:
     """Send through the SMTP provider's hook.
 
     The hook, not ``SmtpNotifier``: the notifier renders subject and body as Jinja templates,
@@ -367,7 +389,7 @@ def send_email(alert: Alert, conn_id: str, recipients: Sequence[str]) -> None:
     from airflow.providers.smtp.hooks.smtp import SmtpHook
 
     with SmtpHook(smtp_conn_id=conn_id) as hook:
-        sender = os.environ.get(FROM_EMAIL_ENV, "").strip() or hook.from_email or DEFAULT_FROM_EMAIL
+        sender = from_email or hook.from_email or DEFAULT_FROM_EMAIL
         hook.send_email_smtp(
             to=list(recipients),
             from_email=sender,
@@ -386,21 +408,24 @@ def send_slack(alert: Alert, conn_id: str) -> None:
     )
 
 
-def configured_channels() -> dict[str, Callable[[Alert], None]]:
+def configured_channels(
+    settings: AlertSettings | None = None,
+) -> dict[str, Callable[[Alert], None]]:
     """The channels that can be tried now, by name; each takes the alert and may raise."""
+    settings = settings or AlertSettings()
     channels: dict[str, Callable[[Alert], None]] = {}
-    recipients = alert_recipients()
-    email_conn = smtp_conn_id()
+    recipients = settings.recipients
+    email_conn, sender = settings.smtp_conn_id, settings.from_email
     if recipients:
         if _connection_exists(email_conn):
-            channels["email"] = lambda alert: send_email(alert, email_conn, recipients)
+            channels["email"] = lambda alert: send_email(alert, email_conn, recipients, sender)
         else:
             log.warning(
                 "%s is set but SMTP connection %r does not exist: no email alert",
                 EMAILS_ENV,
                 email_conn,
             )
-    slack_conn = slack_conn_id()
+    slack_conn = settings.slack_conn_id
     if _connection_exists(slack_conn):
         channels["slack"] = lambda alert: send_slack(alert, slack_conn)
     return channels
@@ -417,17 +442,18 @@ def send_alert(alert: Alert) -> list[str]:
     """
     delivered: list[str] = []
     try:
-        channels = configured_channels()
+        settings = AlertSettings()
+        channels = configured_channels(settings)
     except Exception:
         log.exception("could not determine the alert channels")
-        channels = {}
+        settings, channels = AlertSettings.model_construct(), {}
     if not channels:
         log.error(
             "no on-call alert channel configured (set %s and the SMTP connection %r, or the "
             "Slack connection %r); the alert was NOT sent:\n%s\n%s",
             EMAILS_ENV,
-            smtp_conn_id(),
-            slack_conn_id(),
+            settings.smtp_conn_id,
+            settings.slack_conn_id,
             alert.subject,
             alert.text,
         )
@@ -508,13 +534,7 @@ def refresh_deadline() -> dt.timedelta | None:
         ValueError: the value is negative or not a number; failing the DAG import shows the
             typo in the UI instead of silently never alerting.
     """
-    raw = os.environ.get(DEADLINE_HOURS_ENV, "").strip()
-    try:
-        hours = float(raw) if raw else DEFAULT_DEADLINE_HOURS
-    except ValueError:
-        hours = -1.0
-    if hours < 0:
-        raise ValueError(f"{DEADLINE_HOURS_ENV} must be a number of hours >= 0, got {raw!r}")
+    hours = AlertSettings().refresh_deadline_hours
     return dt.timedelta(hours=hours) if hours > 0 else None
 
 

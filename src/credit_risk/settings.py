@@ -1,17 +1,17 @@
-"""Every knob of the project in one place, read from ``CREDIT_RISK_*`` environment variables.
+"""The pipeline's knobs, read from ``CREDIT_RISK_*`` environment variables.
 
 Why pydantic-settings: the same values must be seen by the CLI, the Airflow tasks and the tests,
-and each must be overridable by an operator without touching code.
+and each must be overridable by an operator without touching code. Three more settings classes
+live beside the code they configure and are read each time a job runs rather than once per
+process: ``analytics.anomalies.AnomalySettings`` (``CREDIT_RISK_ANOMALY_*``),
+``analytics.model.ModelSettings`` (``CREDIT_RISK_MODEL_*``) and ``alerts.AlertSettings``
+(``CREDIT_RISK_ALERT_*``, ``CREDIT_RISK_REFRESH_DEADLINE_HOURS``).
 """
 
 from __future__ import annotations
 
-import dataclasses
-import os
-from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -124,18 +124,3 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """The process-wide settings (cached; tests clear the cache after changing the env)."""
     return Settings()
-
-
-def overrides_from_env(
-    knobs: type, prefix: str, environ: Mapping[str, str] | None = None
-) -> dict[str, Any]:
-    """Values for the fields of dataclass ``knobs`` set as ``<prefix><FIELD>`` (non-empty), each
-    converted to the type of the field's default: the analytics modules' thresholds, which are
-    read at the moment a job runs rather than once with ``Settings``."""
-    environ = os.environ if environ is None else environ
-    values: dict[str, Any] = {}
-    for spec in dataclasses.fields(knobs):
-        raw = environ.get(f"{prefix}{spec.name.upper()}")
-        if raw is not None and raw.strip():
-            values[spec.name] = type(spec.default)(raw.strip())
-    return values

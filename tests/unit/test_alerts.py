@@ -12,6 +12,7 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from credit_risk.alerts import (
     MISSED_DEADLINE,
+    AlertSettings,
     build_alert,
     email_html,
     find_validation_error,
@@ -199,6 +200,18 @@ def test_the_email_body_keeps_the_text_and_escapes_html():
     assert body.startswith("<pre>")
 
 
+def test_alert_settings_come_from_the_environment_each_time(monkeypatch):
+    monkeypatch.setenv("CREDIT_RISK_ALERT_EMAILS", " oncall@bank.example; risk@bank.example ,, ")
+    monkeypatch.setenv("CREDIT_RISK_ALERT_SMTP_CONN_ID", "   ")  # blank: the default
+    monkeypatch.setenv("CREDIT_RISK_ALERT_SLACK_CONN_ID", "ops_slack")
+    settings = AlertSettings()
+    assert settings.recipients == ["oncall@bank.example", "risk@bank.example"]
+    assert settings.smtp_conn_id == "smtp_default"
+    assert settings.slack_conn_id == "ops_slack"
+    monkeypatch.setenv("CREDIT_RISK_ALERT_EMAILS", "")  # changed without a re-import
+    assert AlertSettings().recipients == []
+
+
 def test_the_refresh_deadline_comes_from_the_environment(monkeypatch):
     monkeypatch.delenv("CREDIT_RISK_REFRESH_DEADLINE_HOURS", raising=False)
     assert refresh_deadline() == dt.timedelta(hours=72)
@@ -207,7 +220,7 @@ def test_the_refresh_deadline_comes_from_the_environment(monkeypatch):
     assert missed_refresh_deadline().interval == dt.timedelta(hours=36.5)
     for wrong in ("-3", "soon"):
         monkeypatch.setenv("CREDIT_RISK_REFRESH_DEADLINE_HOURS", wrong)
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="CREDIT_RISK_REFRESH_DEADLINE_HOURS"):
             refresh_deadline()
     # 0 turns it off (the workaround for apache/airflow#73428 in dags test)
     monkeypatch.setenv("CREDIT_RISK_REFRESH_DEADLINE_HOURS", "0")
