@@ -12,7 +12,8 @@ from sqlalchemy.engine import make_url
 from credit_risk.contract import ExtractRefusedError
 from credit_risk.pipeline import run
 from credit_risk.warehouse.build import build_views
-from credit_risk.warehouse.db import WarehouseError, warehouse_from_url
+from credit_risk.warehouse.db import WarehouseError, connect_args, warehouse_from_url
+from credit_risk.warehouse.early_load import months_holding_transactions
 from credit_risk.warehouse.load import load_extract
 from credit_risk.warehouse.publish import build_candidate, publish_candidate
 from tests.conftest import TEST_SERVER_URL, query
@@ -92,6 +93,52 @@ def test_a_corrected_file_replaces_its_month_and_only_that_month(warehouse, db_u
     assert query(
         db_url, "select transaction_id from transactions where statement_month='2024-04'"
     ) == [("T40",)]
+
+
+def test_a_reload_without_a_row_removes_it(warehouse, db_url, tmp_path):
+    load_extract(warehouse, write_extract(tmp_path / "first"), "2024-03")
+    shorter = write_extract(
+        tmp_path / "second", transactions="T1,C1,2024-03-02,45.10,purchase,grocery,pos\n"
+    )
+    load_extract(warehouse, shorter, "2024-03")
+    assert query(db_url, "select transaction_id from transactions") == [("T1",)]
+
+
+def test_the_months_holding_transactions_come_from_the_audit(warehouse, db_url, tmp_path):
+    """A load deletes a month's transactions only when the audit says it holds some (finding
+    them in the table would read all of it)."""
+    months = ["2024-02", "2024-03", "2024-04"]
+
+    def holding() -> list[str]:
+        conn = MySQLdb.connect(**connect_args(warehouse, with_database=True))
+        try:
+            return months_holding_transactions(conn.cursor(), months)
+        finally:
+            conn.close()
+
+    load_extract(warehouse, write_extract(tmp_path / "march"), "2024-03")
+    assert holding() == ["2024-03"]
+    # April's only transaction is quarantined: the month holds none
+    april = write_extract(
+        tmp_path / "april",
+        statements="C1,2024-04,5000,10,,,\n",
+        transactions="T40,C1,2024-04-02,oops,purchase,,\n",
+    )
+    load_extract(warehouse, april, "2024-04")
+    assert holding() == ["2024-03"]
+    assert query(db_url, "select count(*) from transactions where statement_month = '2024-04'") == [
+        (0,)
+    ]
+
+
+def test_legacy_months_are_found_in_the_audit_too(warehouse, seed_fixture):
+    load_extract(warehouse, seed_fixture)
+    conn = MySQLdb.connect(**connect_args(warehouse, with_database=True))
+    try:
+        found = months_holding_transactions(conn.cursor(), ["2023-12", "2024-01", "2024-12"])
+    finally:
+        conn.close()
+    assert found == ["2024-01", "2024-12"]
 
 
 def test_every_row_is_accounted_for_in_load_audit_and_quarantine(warehouse, db_url, tmp_path):

@@ -48,9 +48,9 @@ from credit_risk.warehouse.db import (
 from credit_risk.warehouse.early_load import (
     MAIN_MONTH_TABLES,
     SAVEPOINT,
-    TRANSACTION_MONTH_TABLES,
     EarlyTransactionLoad,
     clear_months,
+    clear_transaction_months,
 )
 from credit_risk.warehouse.load_transaction import (
     LoadTransaction,
@@ -220,7 +220,7 @@ def _write(
         transactions_cursor = transactions_conn.cursor()
         if early is not None and early.savepoint_set:
             transactions_cursor.execute(f"rollback to savepoint {SAVEPOINT}")
-        clear_months(transactions_cursor, prepared.partition_months, TRANSACTION_MONTH_TABLES)
+        clear_transaction_months(transactions_cursor, prepared.partition_months)
         _load_transactions(transactions_cursor, prepared, scratch)
         audit = _audit(prepared)
     _insert_quarantine(cursor, prepared.quarantine)
