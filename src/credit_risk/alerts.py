@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from airflow.sdk import AsyncCallback, BaseNotifier, DeadlineAlert, DeadlineReference
-from pydantic import AliasChoices, Field, ValidationInfo, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from credit_risk.months import month_of
@@ -47,14 +47,13 @@ DEFAULT_DEADLINE_HOURS = 72.0
 
 
 class AlertSettings(BaseSettings):
-    """Where alerts go and when a late month alerts: ``CREDIT_RISK_ALERT_*`` and
-    ``CREDIT_RISK_REFRESH_DEADLINE_HOURS`` (see the module); empty values mean the default."""
+    """Where alerts go: the ``CREDIT_RISK_ALERT_*`` variables (see the module); empty values
+    mean the default."""
 
     model_config = SettingsConfigDict(
         env_prefix="CREDIT_RISK_ALERT_",
         env_ignore_empty=True,
         extra="ignore",
-        populate_by_name=True,
         str_strip_whitespace=True,
     )
 
@@ -62,12 +61,6 @@ class AlertSettings(BaseSettings):
     smtp_conn_id: str = DEFAULT_SMTP_CONN_ID
     from_email: str = Field(default="", description="Sender; else the connection's from_email.")
     slack_conn_id: str = DEFAULT_SLACK_CONN_ID
-    refresh_deadline_hours: float = Field(
-        default=DEFAULT_DEADLINE_HOURS,
-        ge=0,
-        validation_alias=AliasChoices(DEADLINE_HOURS_ENV, "refresh_deadline_hours"),
-        description="Hours after a run is queued by which its month must be refreshed; 0: off.",
-    )
 
     @field_validator("smtp_conn_id", "slack_conn_id", mode="before")
     @classmethod
@@ -81,6 +74,20 @@ class AlertSettings(BaseSettings):
         """The email recipients, blanks dropped (empty: email is off)."""
         addresses = self.emails.replace(";", ",").split(",")
         return [address.strip() for address in addresses if address.strip()]
+
+
+class DeadlineSettings(BaseSettings):
+    """``CREDIT_RISK_REFRESH_DEADLINE_HOURS``, apart from ``AlertSettings`` so that a typo in
+    it (which fails the DAG's import, on purpose) can never stop an alert from being sent."""
+
+    model_config = SettingsConfigDict(env_ignore_empty=True, extra="ignore")
+
+    refresh_deadline_hours: float = Field(
+        default=DEFAULT_DEADLINE_HOURS,
+        ge=0,
+        validation_alias=DEADLINE_HOURS_ENV,  # the name errors show, for the operator
+        description="Hours after a run is queued by which its month must be refreshed; 0: off.",
+    )
 
 
 MISSED_DEADLINE = "MissedDeadline"
@@ -534,7 +541,7 @@ def refresh_deadline() -> dt.timedelta | None:
         ValueError: the value is negative or not a number; failing the DAG import shows the
             typo in the UI instead of silently never alerting.
     """
-    hours = AlertSettings().refresh_deadline_hours
+    hours = DeadlineSettings().refresh_deadline_hours
     return dt.timedelta(hours=hours) if hours > 0 else None
 
 

@@ -204,6 +204,7 @@ def test_alert_settings_come_from_the_environment_each_time(monkeypatch):
     monkeypatch.setenv("CREDIT_RISK_ALERT_EMAILS", " oncall@bank.example; risk@bank.example ,, ")
     monkeypatch.setenv("CREDIT_RISK_ALERT_SMTP_CONN_ID", "   ")  # blank: the default
     monkeypatch.setenv("CREDIT_RISK_ALERT_SLACK_CONN_ID", "ops_slack")
+    monkeypatch.setenv("CREDIT_RISK_REFRESH_DEADLINE_HOURS", "soon")  # never blocks an alert
     settings = AlertSettings()
     assert settings.recipients == ["oncall@bank.example", "risk@bank.example"]
     assert settings.smtp_conn_id == "smtp_default"
