@@ -4,9 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+import pyarrow as pa
 import pytest
 
-from credit_risk.contract import TRANSACTION_COLUMNS, ExtractRefusedError, read_contract_csv
+from credit_risk.contract import (
+    TRANSACTION_COLUMNS,
+    ExtractRefusedError,
+    _strictly_increasing,
+    money_values,
+    read_contract_csv,
+)
 from credit_risk.extract import detect_kind, prepare_extract
 
 CUSTOMERS = "customer_id,opened_date,credit_tier,region\nC1,2020-01-01,prime,north\nC2,,,\n"
@@ -327,3 +335,19 @@ def test_plain_line_end_says_when_the_server_may_read_the_file_itself(tmp_path):
         path.write_bytes(text.encode())
         csv_file = read_contract_csv(path, "transactions", TRANSACTION_COLUMNS)
         assert csv_file.plain_line_end() == expected, name
+
+
+def test_column_helpers_work_across_arrow_chunks():
+    """pyarrow reads a large file in blocks, so a column arrives in several chunks."""
+    table = pa.table(
+        {
+            "id": pa.chunked_array([["a", "b"], ["b", "c"]]),  # b repeats across the boundary
+            "month": pa.chunked_array([["01", "01"], ["02", "01"]]),
+            "amount": pa.chunked_array([["1.50", "x"], ["-2", "+3.25"]]),
+        }
+    )
+    rows = table.to_pandas()
+    assert not _strictly_increasing(rows, ["id"])
+    assert _strictly_increasing(rows, ["id", "month"])
+    amounts = money_values(rows["amount"], np.array([True, False, True, True]))
+    assert np.isnan(amounts[1]) and list(amounts[[0, 2, 3]]) == [1.5, -2.0, 3.25]
