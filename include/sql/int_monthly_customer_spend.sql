@@ -13,13 +13,25 @@ statement_span as (
     group by customer_id
 ),
 
+-- Only the calendar months some statement covers (a dozen, not the calendar's 1,320): the join
+-- below has no equality to look up, so the server compares every customer with every calendar
+-- month it is given.
+statement_calendar as (
+    select calendar_months.month
+    from calendar_months
+    where
+        calendar_months.month
+        between (select min(statements.statement_month) from statements)
+        and (select max(statements.statement_month) from statements)
+),
+
 customer_months as (
     select
         statement_span.customer_id,
-        calendar_months.month
+        statement_calendar.month
     from statement_span
-    inner join calendar_months
-        on calendar_months.month between statement_span.first_month and statement_span.last_month
+    inner join statement_calendar
+        on statement_calendar.month between statement_span.first_month and statement_span.last_month
 ),
 
 transaction_spend as (
