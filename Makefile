@@ -1,5 +1,5 @@
 # Shortcuts; each target calls the script that does the work.
-.PHONY: setup demo test lint bench
+.PHONY: setup demo test lint bench bench-build
 
 setup:  ## venv, pinned packages, a reachable MariaDB, Airflow metadata DB
 	bash scripts/setup.sh
@@ -12,3 +12,6 @@ test:   ## lint + every test layer (what CI runs)
 
 bench:  ## load benchmark: project path vs pandas.to_sql vs the CLI's LOAD DATA
 	bash -c 'source scripts/setup.sh && python benchmarks/load_benchmark.py'
+
+bench-build:  ## snapshot build: the servers' 16 MB temporary tables vs the project's setting
+	bash -c 'source scripts/setup.sh && python benchmarks/build_benchmark.py'

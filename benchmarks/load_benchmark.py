@@ -146,7 +146,7 @@ def settle(url: URL, timeout: float = SETTLE_TIMEOUT) -> float:
 # --- extract ----------------------------------------------------------------------------------
 
 
-def _extract(customers: int) -> tuple[Path, dict[str, int]]:
+def cached_extract(customers: int) -> tuple[Path, dict[str, int]]:
     """The cached realistic extract for ``customers`` customers, generated when missing."""
     folder = CACHE_ROOT / f"realistic-c{customers}-m{MONTHS}-{START}-s{SEED}"
     counts_file = folder / "counts.json"
@@ -550,7 +550,7 @@ def main(
         raise typer.BadParameter("--to-sql-method must be 'executemany' or 'multi'")
     url = make_url(db_url)
     customers = math.ceil(transactions / (MONTHS * TRANSACTIONS_PER_CUSTOMER_MONTH))
-    folder, counts = _extract(customers)
+    folder, counts = cached_extract(customers)
     _warm(folder)
     version = scalar(url, "select version()")
     client = subprocess.run([_client(), "--version"], capture_output=True, text=True, check=False)

@@ -7,11 +7,14 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from pydantic import ValidationError
 
 from credit_risk.generate.realistic import generate_realistic
 from credit_risk.months import add_months
 from credit_risk.pipeline import run
+from credit_risk.settings import Settings
 from credit_risk.warehouse.db import warehouse_from_url
+from credit_risk.warehouse.load import load_extract
 from credit_risk.warehouse.publish import build_candidate, publish_candidate
 from tests.conftest import execute, query
 from tests.unit.test_extract import write_extract
@@ -314,3 +317,20 @@ def test_pre_aggregated_portfolio_tables_match_the_statements(realistic):
         query(db_url, "select month, sum(statements) from published_utilization_buckets group by 1")
     )
     assert buckets == statements.groupby("statement_month").size().to_dict()
+
+
+def test_the_build_gives_the_same_snapshot_whatever_its_temporary_table_memory(
+    new_db_url, tmp_path
+):
+    """``build_temp_table_mb`` only decides where the server keeps its temporary tables."""
+    db_url = new_db_url()
+    warehouse = warehouse_from_url(db_url)
+    load_extract(warehouse, write_extract(tmp_path), "2024-03")
+    snapshot_sql = "select * from candidate_customer_month order by customer_id, month"
+    built = {}
+    for megabytes in (16, 512):
+        build_candidate(warehouse, Settings(build_temp_table_mb=megabytes))
+        built[megabytes] = query(db_url, snapshot_sql)
+    assert built[16] == built[512] and len(built[16]) == 2
+    with pytest.raises(ValidationError, match="build_temp_table_mb"):
+        Settings(build_temp_table_mb=8)

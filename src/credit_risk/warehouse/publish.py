@@ -13,7 +13,7 @@ import logging
 from dataclasses import dataclass
 
 from credit_risk import catalog
-from credit_risk.settings import Settings
+from credit_risk.settings import Settings, get_settings
 from credit_risk.warehouse.build import build_views
 from credit_risk.warehouse.db import Warehouse, WarehouseError, connect
 
@@ -51,9 +51,17 @@ def build_candidate(warehouse: Warehouse, settings: Settings | None = None) -> S
 
     Rebuilding replaces any earlier candidate, so rerunning the task is safe.
     """
+    settings = settings or get_settings()
     build_views(warehouse, settings)
     with connect(warehouse) as conn:
         cursor = conn.cursor()
+        # The model views group and join whole tables through the server's internal temporary
+        # tables; past tmp_table_size / max_heap_table_size (16 MB by default) those go to disk.
+        # Session values: they need no privilege and end with this connection.
+        temp_bytes = settings.build_temp_table_mb * 1024 * 1024
+        cursor.execute(
+            "set session tmp_table_size = %s, max_heap_table_size = %s", (temp_bytes, temp_bytes)
+        )
         for published, model in catalog.SNAPSHOTS.items():
             candidate = catalog.candidate_table(published)
             columns = ", ".join(_columns(cursor, published))
