@@ -235,20 +235,34 @@ def test_data_docs_written_by_workers_are_served_by_the_api_server(compose, airf
     assert holders["airflow-worker"] == holders["airflow-apiserver"]
 
 
-def test_credit_risk_settings_passed_with_the_package_defaults(airflow_services):
+def settings_variables() -> dict[str, object]:
+    """Every ``CREDIT_RISK_*`` variable one of the package's settings classes reads, with its
+    default."""
+    from credit_risk.alerts import AlertSettings, DeadlineSettings
+    from credit_risk.analytics.anomalies import AnomalySettings
+    from credit_risk.analytics.model import ModelSettings
     from credit_risk.settings import Settings
 
-    fields = Settings.model_fields
+    variables = {}
+    for settings in (Settings, AlertSettings, DeadlineSettings, AnomalySettings, ModelSettings):
+        prefix = settings.model_config.get("env_prefix", "")
+        for name, spec in settings.model_fields.items():
+            alias = spec.validation_alias
+            variables[(alias if isinstance(alias, str) else prefix + name).upper()] = spec.default
+    return variables
+
+
+def test_credit_risk_settings_passed_with_the_package_defaults(airflow_services):
+    variables = settings_variables()
     for name, spec in airflow_services.items():
         for key, value in spec["environment"].items():
             if not key.startswith("CREDIT_RISK_"):
                 continue
-            field = key.removeprefix("CREDIT_RISK_").lower()
-            assert field in fields, f"{name}: {key} is not a setting (pydantic ignores it)"
+            assert key in variables, f"{name}: {key} is not a setting (pydantic ignores it)"
             match = ONE_INTERPOLATION.match(str(value))
             if match and match["op"] == ":-":
                 assert match["name"] == key, f"{name}: {key} reads ${{{match['name']}}}"
-                default = fields[field].default
+                default = variables[key]
                 assert type(default)(match["arg"]) == default, f"{key}: {match['arg']!r}"
     passed = set(airflow_services["airflow-worker"]["environment"])
     wanted = {
@@ -346,10 +360,12 @@ def test_env_example_lists_project_and_alerting_variables(env_example):
         "CREDIT_RISK_HIGH_RISK_RATIO",
         "CREDIT_RISK_MEDIUM_RISK_RATIO",
         "AIRFLOW_CONN_SMTP_DEFAULT",
-        "CREDIT_RISK_SLACK_WEBHOOK_URL",
+        "CREDIT_RISK_ALERT_EMAILS",
+        "AIRFLOW_CONN_CREDIT_RISK_SLACK",
+        "CREDIT_RISK_REFRESH_DEADLINE_HOURS",
     ):
         assert key in env_example, key
-    assert "used by the alerting issue" in text
+    assert 'docs/operations.md, "Alerts"' in text
     assert re.search(r"^#?\s*CREDIT_RISK_DATA_DIR=", text, re.MULTILINE)
 
 
@@ -461,3 +477,14 @@ def test_docker_compose_config_refuses_missing_secrets(tmp_path):
     result = run_compose_config(tmp_path, "")
     assert result.returncode != 0
     assert "in .env" in result.stderr, result.stderr
+
+
+def test_env_example_alert_connections_parse_as_airflow_connections(env_example):
+    """The examples an operator copies must be connections the alert channels can use."""
+    from airflow.models.connection import Connection
+
+    slack = Connection(uri=env_example["AIRFLOW_CONN_CREDIT_RISK_SLACK"])
+    assert (slack.conn_type, slack.host, slack.schema) == ("slackwebhook", "", "")
+    assert slack.password  # the webhook token: the hook posts to hooks.slack.com/services/<it>
+    smtp = Connection(uri=env_example["AIRFLOW_CONN_SMTP_DEFAULT"])
+    assert (smtp.conn_type, smtp.port) == ("smtp", 587) and smtp.host
