@@ -29,7 +29,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from bench_db import throwaway_warehouse
+from bench_db import DEFAULT_SERVER_URL, ServerUrl, throwaway_warehouse
 from credit_risk.analytics.anomalies import (
     COMBINED,
     SEED_RULE,
@@ -145,10 +145,7 @@ def main(
     details: Annotated[
         bool, typer.Option(help="Also print every detector's row (and recall per type).")
     ] = False,
-    db_url: Annotated[
-        str,
-        typer.Option(envvar="CREDIT_RISK_BENCH_DB_URL", help="Server URL (no database needed)."),
-    ] = "mysql://root@127.0.0.1:3306",
+    db_url: ServerUrl = DEFAULT_SERVER_URL,
     keep_data: Annotated[bool, typer.Option(help="Keep the throwaway databases.")] = False,
 ) -> None:
     """Measure the anomaly detectors against the generator's labels for each seed."""

@@ -10,12 +10,20 @@ from __future__ import annotations
 import contextlib
 import secrets
 from collections.abc import Iterator
-from typing import Any
+from typing import Annotated, Any
 
 import MySQLdb
+import typer
 from sqlalchemy.engine import URL, make_url
 
 from credit_risk.warehouse.db import Warehouse, connect_args, warehouse_from_url
+
+DEFAULT_SERVER_URL = "mysql://root@127.0.0.1:3306"
+ServerUrl = Annotated[
+    str,
+    typer.Option(envvar="CREDIT_RISK_BENCH_DB_URL", help="Server URL (no database needed)."),
+]
+"""The scripts' ``--db-url`` option (default ``DEFAULT_SERVER_URL``)."""
 
 
 def warehouse_in(url: str | URL, database: str) -> Warehouse:

@@ -27,7 +27,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.engine import make_url
 
-from bench_db import throwaway_warehouse
+from bench_db import DEFAULT_SERVER_URL, ServerUrl, throwaway_warehouse
 from credit_risk.settings import Settings
 from credit_risk.warehouse import publish
 from credit_risk.warehouse.load import load_extract
@@ -78,10 +78,7 @@ def main(
     megabytes: Annotated[
         int, typer.Option(min=16, help="The project's setting to compare with the default.")
     ] = Settings.model_fields["build_temp_table_mb"].default,
-    db_url: Annotated[
-        str,
-        typer.Option(envvar="CREDIT_RISK_BENCH_DB_URL", help="Server URL (no database needed)."),
-    ] = "mysql://root@127.0.0.1:3306",
+    db_url: ServerUrl = DEFAULT_SERVER_URL,
     keep_data: Annotated[bool, typer.Option(help="Keep the benchmark database.")] = False,
 ) -> None:
     """Build the candidate snapshot with 16 MB and with the project's temporary-table memory."""

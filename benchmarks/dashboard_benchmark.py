@@ -38,7 +38,14 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.engine import URL, make_url
 
-from bench_db import drop_database, recreate_database, server_cursor, warehouse_in
+from bench_db import (
+    DEFAULT_SERVER_URL,
+    ServerUrl,
+    drop_database,
+    recreate_database,
+    server_cursor,
+    warehouse_in,
+)
 from credit_risk import pipeline
 from credit_risk.analytics.model import refresh_prediction_summaries
 from credit_risk.generate.realistic import generate_realistic
@@ -304,10 +311,7 @@ def main(
     months: Annotated[int, typer.Option(min=2, help="Statement months.")] = 12,
     seed: Annotated[int, typer.Option(help="Generator seed.")] = 42,
     requests: Annotated[int, typer.Option(min=5, help="Timed requests per endpoint.")] = 50,
-    db_url: Annotated[
-        str,
-        typer.Option(envvar="CREDIT_RISK_BENCH_DB_URL", help="Server URL (no database needed)."),
-    ] = "mysql://root@127.0.0.1:3306",
+    db_url: ServerUrl = DEFAULT_SERVER_URL,
     reuse_db: Annotated[
         str | None, typer.Option(help="Time an already loaded benchmark database.")
     ] = None,

@@ -45,7 +45,15 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.engine import URL, make_url
 
-from bench_db import drop_database, recreate_database, scalar, server_cursor, warehouse_in
+from bench_db import (
+    DEFAULT_SERVER_URL,
+    ServerUrl,
+    drop_database,
+    recreate_database,
+    scalar,
+    server_cursor,
+    warehouse_in,
+)
 from credit_risk import extract as extract_module
 from credit_risk.generate.realistic import generate_realistic
 from credit_risk.warehouse import load as load_module
@@ -523,10 +531,7 @@ def main(
         int, typer.Option(min=1000, help="Target transaction count of the generated extract.")
     ] = 1_000_000,
     repeat: Annotated[int, typer.Option(min=1, help="Runs per method (best and median).")] = 1,
-    db_url: Annotated[
-        str,
-        typer.Option(envvar="CREDIT_RISK_BENCH_DB_URL", help="Server URL (no database needed)."),
-    ] = "mysql://root@127.0.0.1:3306",
+    db_url: ServerUrl = DEFAULT_SERVER_URL,
     keep_data: Annotated[
         bool, typer.Option(help="Keep the benchmark databases of the last repeat.")
     ] = False,

@@ -31,7 +31,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from bench_db import throwaway_warehouse
+from bench_db import DEFAULT_SERVER_URL, ServerUrl, throwaway_warehouse
 from credit_risk.analytics.features import LABEL, load_history
 from credit_risk.analytics.model import (
     BASELINE,
@@ -159,10 +159,7 @@ def main(
     backfill: Annotated[
         bool, typer.Option(help="Score every month (score_all_months), not only the latest.")
     ] = False,
-    db_url: Annotated[
-        str,
-        typer.Option(envvar="CREDIT_RISK_BENCH_DB_URL", help="Server URL (no database needed)."),
-    ] = "mysql://root@127.0.0.1:3306",
+    db_url: ServerUrl = DEFAULT_SERVER_URL,
     keep_data: Annotated[bool, typer.Option(help="Keep the throwaway databases.")] = False,
 ) -> None:
     """Measure the model's out-of-time AUC against the logistic baseline for each seed."""
