@@ -57,6 +57,12 @@ TRANSACTION_COLUMNS = [
     "channel",
 ]
 """transactions.csv of a three-file extract."""
+OPTIONAL_COLUMNS: dict[str, tuple[str, ...]] = {
+    "customers": ("opened_date", "credit_tier", "region"),
+    "statements": ("credit_limit", "payment_amount", "minimum_due", "days_past_due"),
+    "transactions": ("merchant_category", "channel"),
+}
+"""Columns of each file that may be empty: an empty value is stored as NULL."""
 
 QUARANTINE_COLUMNS = [
     "partition_month",

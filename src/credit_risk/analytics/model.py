@@ -71,21 +71,15 @@ REFRESH_PREDICTION_SEGMENTS = (
     "delete from high_risk_prediction_segments where month = %(month)s",
     """
     insert into high_risk_prediction_segments (month, risk_category, scored, predicted_high_risk)
-    select
-        predictions.month,
-        coalesce(customer_months.risk_category, 'No Statement'),
-        count(*),
-        sum(predictions.is_predicted_high_risk)
-    from high_risk_predictions as predictions
-    left join published_customer_month as customer_months
-        on predictions.customer_id = customer_months.customer_id
-        and predictions.month = customer_months.month
-    where predictions.month = %(month)s
-    group by predictions.month, coalesce(customer_months.risk_category, 'No Statement')
+    select month, risk_category, count(*), sum(is_predicted_high_risk)
+    from scored_customer_month
+    where month = %(month)s
+    group by month, risk_category
     """,
 )
-"""Re-count a scored month's ``high_risk_prediction_segments`` from its scores and the published
-segments, in the transaction that writes the scores (the dashboard's prediction card reads it)."""
+"""Re-count a scored month's ``high_risk_prediction_segments`` from ``scored_customer_month``
+(refreshed first: it already holds each score with its published segment), in the transaction
+that writes the scores (the dashboard's prediction card reads it)."""
 
 REFRESH_SCORED_CUSTOMER_MONTH = (
     "delete from scored_customer_month where month = %(month)s",
@@ -720,7 +714,7 @@ def _record(warehouse: Warehouse, run: ModelRun, predictions: pd.DataFrame | Non
 def refresh_prediction_summaries(cursor, month: str) -> None:
     """Rebuild ``month`` of ``high_risk_prediction_segments`` and ``scored_customer_month`` from
     its scores (inside the caller's transaction)."""
-    for statement in (*REFRESH_PREDICTION_SEGMENTS, *REFRESH_SCORED_CUSTOMER_MONTH):
+    for statement in (*REFRESH_SCORED_CUSTOMER_MONTH, *REFRESH_PREDICTION_SEGMENTS):
         cursor.execute(statement, {"month": month})
 
 

@@ -12,7 +12,7 @@ percentages are rounded half up to two decimals, like the published views.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -539,10 +539,13 @@ def _order_by(expression: str, order: str, key: str) -> str:
     return f"order by {expression} {direction}, {key} {direction}"
 
 
-def _segment_where(alias: str, prefix: str | None) -> str:
-    where = f"{alias}.month = :month and {alias}.risk_category = :category"
+def _segment_where(
+    alias: str, prefix: str | None, mark: Callable[[str], str] = ":{}".format
+) -> str:
+    """The segment's filter; ``mark`` writes a named parameter (``%({})s`` for a DB-API cursor)."""
+    where = f"{alias}.month = {mark('month')} and {alias}.risk_category = {mark('category')}"
     if prefix:
-        where += f" and {alias}.customer_id like :pattern escape '!'"
+        where += f" and {alias}.customer_id like {mark('pattern')} escape '!'"
     return where
 
 
@@ -720,15 +723,13 @@ def _export_rows(
     """``values`` of the segment's first ``limit`` rows of ``source`` (whose segment table is
     ``alias``), as plain DB-API tuples: no row objects for 10,000 rows."""
     column = "probability" if sort == "probability" else AT_RISK_SORTS[sort]
-    direction = "desc" if order == "desc" else "asc"
-    search = f" and {alias}.customer_id like %(pattern)s escape '!'" if prefix else ""
     params = {"month": month, "category": category, "limit": limit}
     if prefix:
         params["pattern"] = like_prefix(prefix)
     sql = (
         f"select {values} from {source} "
-        f"where {alias}.month = %(month)s and {alias}.risk_category = %(category)s{search} "
-        f"order by {alias}.{column} {direction}, {alias}.customer_id {direction} "
+        f"where {_segment_where(alias, prefix, '%({})s'.format)} "
+        f"{_order_by(f'{alias}.{column}', order, f'{alias}.customer_id')} "
         "limit %(limit)s"
     )
     cursor = conn.connection.dbapi_connection.cursor()

@@ -33,7 +33,7 @@ import MySQLdb
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from credit_risk.contract import MONTH_PATTERN, TRANSACTION_COLUMNS
+from credit_risk.contract import MONTH_PATTERN, OPTIONAL_COLUMNS, TRANSACTION_COLUMNS
 from credit_risk.extract import PreparedExtract, detect_kind
 from credit_risk.warehouse.db import Warehouse, connect_args
 
@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 
 SAVEPOINT = "before_early_load"
 
-_NULL_IF_EMPTY = ("merchant_category", "channel")
+_NULL_IF_EMPTY = OPTIONAL_COLUMNS["transactions"]
 
 MAIN_MONTH_TABLES = (
     ("statements", "statement_month"),

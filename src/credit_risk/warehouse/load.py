@@ -31,6 +31,7 @@ import pyarrow.csv as pacsv
 from credit_risk.contract import (
     CUSTOMER_COLUMNS,
     LINE,
+    OPTIONAL_COLUMNS,
     QUARANTINE_COLUMNS,
     STATEMENT_COLUMNS,
     Reason,
@@ -62,13 +63,6 @@ log = logging.getLogger(__name__)
 
 _ID_LOOKUP_BATCH = 5000
 
-_OPTIONAL_COLUMNS = {
-    "customers": ("opened_date", "credit_tier", "region"),
-    "statements": ("credit_limit", "payment_amount", "minimum_due", "days_past_due"),
-    "transactions": ("merchant_category", "channel"),
-}
-"""Columns where the contract allows an empty value, stored as NULL."""
-
 
 def load_data_sql(table: str, frame: pd.DataFrame, mode: str = "") -> str:
     """``LOAD DATA`` of a CSV written by ``_write_csv`` from ``frame`` into ``table``.
@@ -77,7 +71,7 @@ def load_data_sql(table: str, frame: pd.DataFrame, mode: str = "") -> str:
     values is empty: a column read directly costs the server less (statements: 10% less).
     ``mode`` is ``''``, ``'replace'`` or ``'ignore'``.
     """
-    optional = _OPTIONAL_COLUMNS[table]
+    optional = OPTIONAL_COLUMNS[table]
     via_variable = [
         column
         for column in frame.columns
