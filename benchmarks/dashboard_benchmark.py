@@ -49,7 +49,7 @@ from bench_db import (
 from credit_risk import pipeline
 from credit_risk.analytics.model import refresh_prediction_summaries
 from credit_risk.generate.realistic import generate_realistic
-from credit_risk.warehouse.build import create_tables
+from credit_risk.warehouse.schema import create_tables
 
 REPO = Path(__file__).resolve().parents[1]
 CACHE_ROOT = REPO / "data" / "bench"

@@ -10,10 +10,15 @@ run's **data interval** (a run with interval 2024-03-01 .. 2024-04-01 loads Marc
 3. `load_month`: bulk-load it into MySQL, replacing that month; rows that break the data
    contract go to `quarantined_rows`, the accounting to `load_audit`.
 4. `validate_loaded`: the month's tables reconcile with the accounting.
-5. `build_views`: build the next snapshot in candidate tables, unseen by readers.
-6. `validate_published`: invariants of every row, and the month's distribution against the
-   previous published month.
-7. `publish_views`: swap the candidate in, atomically. Only now do readers see the month.
+5. `build_views`: build the months this refresh changes (the month itself and, for a reload of
+   a past month, the later months whose 3- and 6-month windows read it) in candidate tables,
+   unseen by readers. The cost is the size of those months, whatever the history. It fails at
+   once when a month the windows read failed a gate (`month_ledger` says which, and the
+   message says what to do), and waits while such a month is still being loaded by another run.
+6. `validate_published`: invariants of every row of those months, and each month's
+   distribution against the month before it.
+7. `publish_views`: replace exactly those months for readers, in one transaction. Only now do
+   readers see the month.
 8. `detect_anomalies` and `score_customers`: spending anomalies against each customer's own
    prior months, and each customer's probability of turning high-risk next month, from the
    published data; each checked by its own Great Expectations suite.
@@ -22,7 +27,7 @@ run's **data interval** (a run with interval 2024-03-01 .. 2024-04-01 loads Marc
 On-call is alerted (email and Slack webhook, see `credit_risk.alerts`) when a task fails after
 its retries, and when a month is still not refreshed `CREDIT_RISK_REFRESH_DEADLINE_HOURS` after
 its run was queued. A failed gate fails the run at once (data errors are not retried; lost
-connections are), nothing downstream runs, and readers keep the last validated snapshot. Every
+connections are), nothing downstream runs, and readers keep the last validated months. Every
 validation is recorded in `validation_runs` with its Data Docs. The warehouse is the Airflow
 connection `credit_risk_mysql`. Reruns replace the month, so clearing any task is safe. Logic
 lives in the `credit_risk` package; see README.md.
@@ -91,10 +96,10 @@ def credit_risk_monthly():
         return validate_input(extract["source"], extract["month"], CONN_ID, run_id)
 
     @task
-    def load_month(extract: dict) -> dict:
+    def load_month(extract: dict, run_id=None) -> dict:
         from credit_risk.orchestration import load_month
 
-        return load_month(extract["source"], extract["month"], CONN_ID)
+        return load_month(extract["source"], extract["month"], CONN_ID, run_id)
 
     @task
     def validate_loaded(extract: dict, run_id=None) -> dict:
@@ -103,22 +108,22 @@ def credit_risk_monthly():
         return validate_loaded(extract["month"], CONN_ID, run_id)
 
     @task
-    def build_views() -> dict:
+    def build_views(extract: dict, run_id=None) -> dict:
         from credit_risk.orchestration import build
 
-        return build(CONN_ID)
+        return build(extract["month"], CONN_ID, run_id)
 
     @task
-    def validate_published(extract: dict, run_id=None) -> dict:
+    def validate_published(build: dict, run_id=None) -> dict:
         from credit_risk.orchestration import validate_published
 
-        return validate_published(extract["month"], CONN_ID, run_id)
+        return validate_published(build, CONN_ID, run_id)
 
     @task(outlets=PUBLISHED_ASSETS)
-    def publish_views(extract: dict, run_id=None) -> dict:
+    def publish_views(build: dict, run_id=None) -> dict:
         from credit_risk.orchestration import publish
 
-        return publish(extract["month"], CONN_ID, run_id)
+        return publish(build, CONN_ID, run_id)
 
     @task(outlets=[ANALYTICS_ASSETS["spend_anomalies"]])
     def detect_anomalies(extract: dict, run_id=None) -> dict:
@@ -139,13 +144,14 @@ def credit_risk_monthly():
         return summarize_month(extract["month"], CONN_ID)
 
     extract = prepare_extract()
-    published = publish_views(extract)
+    built = build_views(extract)
+    published = publish_views(built)
     chain(
         validate_input(extract),
         load_month(extract),
         validate_loaded(extract),
-        build_views(),
-        validate_published(extract),
+        built,
+        validate_published(built),
         published,
     )
     chain(published, [detect_anomalies(extract), score_customers(extract)], summarize_risk(extract))

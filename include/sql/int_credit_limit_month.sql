@@ -1,6 +1,6 @@
--- Transactions per month and credit limit (the original report's line chart), pre-aggregated
--- so the dashboard reads a few rows instead of counting transactions per request.
-create or replace view int_credit_limit_month as
+-- Model: the transactions of one month (%(month)s, from the build's {transactions} rows) per
+-- credit limit (the original report's line chart), pre-aggregated so the dashboard reads a few
+-- rows instead of counting transactions per request.
 with
 
 transactions_in as (
@@ -9,8 +9,8 @@ transactions_in as (
         customer_id,
         credit_limit,
         transaction_amount
-    from int_transaction
-    where credit_limit is not null
+    from {transactions}
+    where month = %(month)s and credit_limit is not null
 ),
 
 final as (

@@ -1,6 +1,6 @@
--- Portfolio totals per month and risk segment, so dashboards read a few rows per month instead
--- of scanning every customer. Months a customer had no statement count under 'No Statement'.
-create or replace view int_portfolio_month as
+-- Model: portfolio totals of one month (%(month)s, from the build's {customer_month} rows) per
+-- risk segment, so dashboards read a few rows per month instead of scanning every customer.
+-- Customer-months without a statement count under 'No Statement'.
 with
 
 customer_months as (
@@ -14,7 +14,8 @@ customer_months as (
         outstanding_balance,
         days_past_due,
         coalesce(risk_category, 'No Statement') as risk_category
-    from int_customer_month
+    from {customer_month}
+    where month = %(month)s
 ),
 
 final as (

@@ -1,6 +1,7 @@
--- Each transaction with its customer-month's statement and 3-month average of monthly spend:
--- what the seed's bank_transactions table and rolling_3_month_avg view showed.
-create or replace view int_transaction as
+-- Model: the published_transactions rows of one month (%(month)s): each transaction with its
+-- customer-month's statement and 3-month average of monthly spend (the build's
+-- {customer_month} rows of the same month), what the seed's bank_transactions table and
+-- rolling_3_month_avg view showed.
 with
 
 transactions_in as (
@@ -8,29 +9,29 @@ transactions_in as (
         transaction_id,
         customer_id,
         transaction_date,
-        statement_month,
         amount,
         transaction_type,
         merchant_category,
         channel
     from transactions
+    where statement_month = %(month)s
 ),
 
 statements_in as (
     select
         customer_id,
-        statement_month,
         credit_limit,
         outstanding_balance
     from statements
+    where statement_month = %(month)s
 ),
 
 rolling as (
     select
         customer_id,
-        month,
         rolling_3_month_avg
-    from int_customer_spend_rolling_avg
+    from {customer_month}
+    where month = %(month)s
 ),
 
 final as (
@@ -38,7 +39,7 @@ final as (
         transactions_in.transaction_id,
         transactions_in.customer_id,
         transactions_in.transaction_date,
-        transactions_in.statement_month as month,
+        %(month)s as month,
         transactions_in.amount as transaction_amount,
         transactions_in.transaction_type,
         transactions_in.merchant_category,
@@ -47,14 +48,8 @@ final as (
         statements_in.outstanding_balance,
         rolling.rolling_3_month_avg as rolling_3m_avg_spend
     from transactions_in
-    left join statements_in
-        on
-            transactions_in.customer_id = statements_in.customer_id
-            and transactions_in.statement_month = statements_in.statement_month
-    left join rolling
-        on
-            transactions_in.customer_id = rolling.customer_id
-            and transactions_in.statement_month = rolling.month
+    left join statements_in on transactions_in.customer_id = statements_in.customer_id
+    left join rolling on transactions_in.customer_id = rolling.customer_id
 )
 
 select

@@ -1,14 +1,14 @@
--- Statements per month and 10-point utilization bucket (bucket -10 holds credit balances,
--- 100 holds everything at or over the limit): the dashboard's histogram, pre-aggregated.
-create or replace view int_utilization_buckets as
+-- Model: the statements of one month (%(month)s, from the build's {customer_month} rows) per
+-- 10-point utilization bucket (bucket -10 holds credit balances, 100 holds everything at or
+-- over the limit): the dashboard's histogram, pre-aggregated.
 with
 
 statements_in as (
     select
         month,
         utilization_pct
-    from int_customer_month
-    where has_statement and utilization_pct is not null
+    from {customer_month}
+    where month = %(month)s and has_statement and utilization_pct is not null
 ),
 
 final as (

@@ -1,6 +1,7 @@
--- The published snapshot at customer-month grain. Readers reach it only through the published
--- views; a run fills a candidate copy (same shape), validates it and swaps it in with one
--- atomic rename, so readers see the last validated snapshot or the next one, never a mix.
+-- The published data at customer-month grain, one partition per month. Readers reach it only
+-- through the published views; a refresh builds the months it changes in candidate tables of
+-- the same shape, validates them and replaces exactly those months in one transaction, so
+-- readers see the months as they were or as they are now, never a mix.
 -- The secondary keys serve the dashboard: a month's segment in spend, utilization or
 -- days-past-due order, so its at-risk table reads one page instead of the whole segment; the
 -- utilization one also carries every column of the at-risk CSV export, which then reads
@@ -19,7 +20,6 @@ create table if not exists published_customer_month (
     minimum_due decimal(14, 2) null,
     days_past_due int null,
     has_statement boolean not null,
-    is_latest_statement boolean not null,
     primary key (customer_id, month),
     key ix_published_customer_month_month (month, risk_category),
     key ix_published_customer_month_spend (month, monthly_spend),
@@ -29,3 +29,6 @@ create table if not exists published_customer_month (
     ),
     key ix_published_customer_month_arrears (month, risk_category, days_past_due)
 ) engine = innodb default charset = utf8mb4
+partition by list columns(month) (
+    partition p000000 values in ('0000-00')
+)

@@ -1,4 +1,4 @@
--- Published snapshot of int_portfolio_month (swapped in with the other published tables).
+-- Published snapshot of int_portfolio_month (a refresh replaces the months it rebuilds).
 create table if not exists published_portfolio_month (
     month char(7) not null,
     risk_category varchar(16) not null,

@@ -1,4 +1,6 @@
--- The published snapshot at transaction grain (see published_customer_month for the swap).
+-- The published data at transaction grain, one partition per month (see
+-- published_customer_month). transaction_id is unique across months: the load refuses an id
+-- another month holds.
 create table if not exists published_transactions (
     transaction_id varchar(64) not null,
     customer_id varchar(32) not null,
@@ -11,7 +13,10 @@ create table if not exists published_transactions (
     credit_limit decimal(14, 2) null,
     outstanding_balance decimal(14, 2) null,
     rolling_3m_avg_spend decimal(14, 2) null,
-    primary key (transaction_id),
+    primary key (transaction_id, month),
     key ix_published_transactions_customer (customer_id, transaction_date),
     key ix_published_transactions_month (month, customer_id)
 ) engine = innodb default charset = utf8mb4
+partition by list columns(month) (
+    partition p000000 values in ('0000-00')
+)

@@ -1,5 +1,6 @@
--- One statement per customer per month: the month's closing position. Partitioned by load on
--- statement_month: a load replaces whole months.
+-- One statement per customer per month: the month's closing position. One partition per
+-- statement month (added by the load that brings the month), so a load replaces whole months
+-- and a build reads only the months it needs.
 create table if not exists statements (
     customer_id varchar(32) not null,
     statement_month char(7) not null,
@@ -10,3 +11,6 @@ create table if not exists statements (
     days_past_due int null,
     primary key (customer_id, statement_month)
 ) engine = innodb default charset = utf8mb4
+partition by list columns(statement_month) (
+    partition p000000 values in ('0000-00')
+)

@@ -1,7 +1,7 @@
 """Names of the warehouse objects, importable without pandas or a database driver.
 
 The DAG file imports this at parse time (for its Asset outlets), so it must stay light.
-Every name here has a file ``include/sql/<name>.sql`` that creates it.
+Every name here has a file ``include/sql/<name>.sql`` that creates (or, for a model, selects) it.
 """
 
 from __future__ import annotations
@@ -10,34 +10,32 @@ TABLES: tuple[str, ...] = (
     "customers",
     "statements",
     "transactions",
+    "transaction_months",
     "quarantined_rows",
     "load_audit",
     "load_commits",
-    "calendar_months",
+    "month_ledger",
+    "builds",
     "risk_thresholds",
     "published_customer_month",
     "published_transactions",
     "published_portfolio_month",
     "published_utilization_buckets",
     "published_credit_limit_month",
+    "published_customer_latest",
     "publications",
     "validation_runs",
 )
 """Tables, created before any load, in this order."""
 
-MODEL_VIEWS: tuple[str, ...] = (
-    "int_monthly_customer_spend",
-    "int_customer_spend_rolling_avg",
-    "int_credit_utilization",
-    "int_risk_segmentation",
-    "int_customer_month",
-    "int_transaction",
-    "int_portfolio_month",
-    "int_utilization_buckets",
-    "int_credit_limit_month",
-)
-"""The logic, as views over the loaded tables, in dependency order. Readers never query them:
-what they compute reaches readers only through a validated snapshot."""
+MONTH_PARTITIONED: dict[str, str] = {
+    "statements": "statement_month",
+    "transactions": "statement_month",
+    "published_customer_month": "month",
+    "published_transactions": "month",
+}
+"""Tables with one partition per month -> their month column. A partition is added for each
+month before anything is written to it (``warehouse.partitions``)."""
 
 SNAPSHOTS: dict[str, str] = {
     "published_customer_month": "int_customer_month",
@@ -46,7 +44,11 @@ SNAPSHOTS: dict[str, str] = {
     "published_utilization_buckets": "int_utilization_buckets",
     "published_credit_limit_month": "int_credit_limit_month",
 }
-"""Published snapshot table -> the model view that fills it."""
+"""Published table -> the model that computes one month of it, in build order (each model may
+read the build's rows of the tables before it)."""
+
+MODELS: tuple[str, ...] = tuple(SNAPSHOTS.values())
+"""The per-month models, in build order."""
 
 PUBLISHED_VIEWS: tuple[str, ...] = (
     "monthly_customer_spend",
@@ -59,15 +61,21 @@ PUBLISHED_VIEWS: tuple[str, ...] = (
 )
 """What readers query: the seed's names and columns, so its Power BI report refreshes."""
 
+PUBLISHED_TABLES: tuple[str, ...] = (*SNAPSHOTS, "published_customer_latest")
+"""Every table a publication replaces months of; readers see nothing else of the warehouse."""
+
+WINDOW_MONTHS = 6
+"""The longest window a month's published rows read (the 6-month rolling average): a month
+depends on itself and the ``WINDOW_MONTHS - 1`` months before it."""
+
 ASSET_URI_TEMPLATE = "mysql://credit-risk-warehouse:3306/credit_risk/{name}"
 """Airflow Asset identifier of a published object (a lineage name, not a connection string)."""
 
 
-def candidate_table(published_table: str) -> str:
-    """Where a run builds the next snapshot of a published table before it is validated."""
-    return published_table.replace("published_", "candidate_", 1)
+def candidate_table(published_table: str, build_id: int) -> str:
+    """Where build ``build_id`` writes its rows of a published table before they are validated."""
+    return published_table.replace("published_", f"candidate_b{int(build_id)}_", 1)
 
 
-def retired_table(published_table: str) -> str:
-    """The name the previous snapshot takes for the instant of the swap."""
-    return published_table.replace("published_", "retired_", 1)
+CANDIDATE_PREFIX = "candidate_b"
+"""Every candidate table's name starts with this (the janitor finds strays by it)."""

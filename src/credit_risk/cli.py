@@ -21,8 +21,9 @@ from credit_risk.months import InvalidMonthError, validate_month
 from credit_risk.quality.errors import ValidationFailedError
 from credit_risk.quality.runner import SuiteResult
 from credit_risk.warehouse.db import Warehouse, WarehouseError, resolve_warehouse
+from credit_risk.warehouse.ledger import MonthBlockedError, MonthNotReadyError
 from credit_risk.warehouse.load import LoadReport, load_extract
-from credit_risk.warehouse.publish import build_candidate, candidate_exists, publish_candidate
+from credit_risk.warehouse.publish import Publication
 
 app = typer.Typer(
     help="Monthly credit-risk monitoring of card customers.",
@@ -139,33 +140,52 @@ def load(
     _print_load(report)
 
 
+def _print_publication(publication: Publication) -> None:
+    if publication.outcome != "published":
+        console.print(f"{', '.join(publication.months)}: {publication.outcome}")
+        return
+    console.print(
+        f"published {', '.join(publication.months)}: {publication.customer_month_rows} "
+        f"customer-months and {publication.transaction_rows} transactions "
+        f"(latest published month {publication.latest_month})"
+    )
+
+
 @app.command()
 def build(
     db_url: DbUrl = None,
     month: Annotated[
         str | None,
-        typer.Option("--month", help="Month the published suite checks (default: the latest)."),
+        typer.Option(
+            "--month",
+            help="Refresh this month (and the later months whose windows read it); "
+            "default: the latest month not published yet.",
+        ),
     ] = None,
+    full: Annotated[
+        bool,
+        typer.Option(
+            "--full",
+            help="Rebuild every month from the loaded tables: the reference a refresh is "
+            "tested against.",
+        ),
+    ] = False,
     validate: Annotated[
         bool, typer.Option(help="Run the published suite before publishing.")
     ] = True,
 ) -> None:
-    """Build the views and the next snapshot, validate it, and publish it."""
+    """Build the months a refresh changes, validate them and publish them."""
     warehouse = _warehouse(db_url)
     try:
-        snapshot = build_candidate(warehouse)
-        check_month = _month(month) or snapshot.latest_month
-        if validate and check_month:
-            _print_validation(pipeline.check_published(warehouse, check_month))
-        published = publish_candidate(warehouse, run_month=check_month, published_by="cli")
+        built = pipeline.build_refresh(warehouse, _month(month), full=full)
+        if validate:
+            _print_validation(pipeline.check_published(warehouse, built))
+        publication = pipeline.publish_build(warehouse, built, validate=validate)
     except ValidationFailedError as error:
         _fail_validation(error)
-    except WarehouseError as error:
+    except (WarehouseError, MonthBlockedError, MonthNotReadyError) as error:
         _fail(error)
-    console.print(
-        f"published {published.customer_month_rows} customer-months and "
-        f"{published.transaction_rows} transactions (latest month {published.latest_month})"
-    )
+    _print_publication(publication)
 
 
 @app.command()
@@ -183,11 +203,19 @@ def run(
         report = pipeline.run(warehouse, source, _month(month), validate=validate)
     except ValidationFailedError as error:
         _fail_validation(error)
-    except (ExtractRefusedError, WarehouseError, FileNotFoundError) as error:
+    except (
+        ExtractRefusedError,
+        WarehouseError,
+        FileNotFoundError,
+        MonthBlockedError,
+        MonthNotReadyError,
+    ) as error:
         _fail(error)
     _print_load(report.load)
     for result in report.validations:
         _print_validation(result)
+    if report.published is not None:
+        _print_publication(report.published)
     console.print(
         _frame_table(pipeline.segment_summary(warehouse), "Customers per risk segment and month")
     )
@@ -200,10 +228,6 @@ def validate(
     source: Annotated[
         Path | None, typer.Option("--source", help="The extract (input stage only).")
     ] = None,
-    live: Annotated[
-        bool,
-        typer.Option(help="published stage: check what readers see, not the candidate."),
-    ] = False,
     db_url: DbUrl = None,
 ) -> None:
     """Run one validation suite and print its failures; exit 1 when the data is wrong.
@@ -220,13 +244,12 @@ def validate(
         elif stage == "loaded":
             result = pipeline.check_loaded(warehouse, month)
         elif stage == "published":
-            use_candidate = not live and candidate_exists(warehouse)
-            result = pipeline.check_published(warehouse, month, candidate=use_candidate)
+            result = pipeline.check_published_month(warehouse, month)
         else:
             raise typer.BadParameter("use input, loaded or published", param_hint="--stage")
     except ValidationFailedError as error:
         _fail_validation(error)
-    except (ExtractRefusedError, WarehouseError, FileNotFoundError) as error:
+    except (ExtractRefusedError, WarehouseError, FileNotFoundError, MonthNotReadyError) as error:
         _fail(error)
     _print_validation(result)
 

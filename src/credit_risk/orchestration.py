@@ -17,8 +17,10 @@ from credit_risk.months import month_of
 from credit_risk.quality.errors import ValidationFailedError
 from credit_risk.settings import get_settings
 from credit_risk.warehouse.db import resolve_warehouse
+from credit_risk.warehouse.build import load_build
+from credit_risk.warehouse.ledger import MonthBlockedError
 from credit_risk.warehouse.load import load_extract
-from credit_risk.warehouse.publish import build_candidate, publish_candidate
+from credit_risk.warehouse.publish import SUPERSEDED_OUTCOME as SUPERSEDED
 
 log = logging.getLogger(__name__)
 
@@ -27,9 +29,15 @@ class RunConfigurationError(ValueError):
     """The run asks for something its configuration cannot give (no retry can help)."""
 
 
-NOT_RETRYABLE = (ExtractRefusedError, RunConfigurationError, ValidationFailedError)
-"""Failures a retry cannot fix: broken data and wrong configuration. Lost connections, a
-missing (maybe late) drop and server errors stay retryable."""
+NOT_RETRYABLE = (
+    ExtractRefusedError,
+    RunConfigurationError,
+    ValidationFailedError,
+    MonthBlockedError,
+)
+"""Failures a retry cannot fix: broken data, a month blocked by one that failed, wrong
+configuration. Lost connections, a missing (maybe late) drop, a month still being loaded by
+another run and server errors stay retryable."""
 
 
 def fail_without_retry_on_bad_data(function: Callable) -> Callable:
@@ -84,11 +92,11 @@ def prepare_extract(month: str, source_template: str = "") -> str:
 
 
 @fail_without_retry_on_bad_data
-def load_month(source: str, month: str, conn_id: str) -> dict[str, int]:
+def load_month(source: str, month: str, conn_id: str, run_id: str) -> dict[str, int]:
     """Load the month's extract (replacing the month); returns the accounting."""
     from pathlib import Path
 
-    report = load_extract(resolve_warehouse(conn_id=conn_id), Path(source), month)
+    report = load_extract(resolve_warehouse(conn_id=conn_id), Path(source), month, run_id=run_id)
     accounting = {
         "rows_read": report.rows_read,
         "rows_loaded": report.rows_loaded,
@@ -113,24 +121,61 @@ def validate_loaded(month: str, conn_id: str, run_id: str) -> dict:
     return _outcome(pipeline.check_loaded(resolve_warehouse(conn_id=conn_id), month, run_id))
 
 
-def build(conn_id: str) -> dict:
-    """Create the views and fill the candidate snapshot (readers do not see it yet)."""
-    snapshot = build_candidate(resolve_warehouse(conn_id=conn_id))
-    return snapshot.__dict__
+@fail_without_retry_on_bad_data
+def build(month: str, conn_id: str, run_id: str) -> dict:
+    """Build the months the refresh of ``month`` changes into candidate tables.
+
+    Waits (``CREDIT_RISK_REFRESH_WAIT_MINUTES``) while a month it reads is still being loaded
+    by another run, as in a parallel backfill; fails at once, without retries, when such a
+    month failed a gate (the message names it and says what to do).
+    """
+    built = pipeline.build_refresh(
+        resolve_warehouse(conn_id=conn_id),
+        month,
+        run_id,
+        wait_seconds=get_settings().refresh_wait_minutes * 60,
+    )
+    return {
+        "build_id": built.build_id,
+        "months": built.plan.months,
+        "customer_month_rows": built.customer_month_rows,
+        "transaction_rows": built.transaction_rows,
+    }
 
 
 @fail_without_retry_on_bad_data
-def validate_published(month: str, conn_id: str, run_id: str) -> dict:
-    """Gate 3: the candidate snapshot, before it is published."""
-    return _outcome(pipeline.check_published(resolve_warehouse(conn_id=conn_id), month, run_id))
+def validate_published(build: dict, conn_id: str, run_id: str) -> dict:
+    """Gate 3: the build's months, before they are published."""
+    warehouse = resolve_warehouse(conn_id=conn_id)
+    built, _state = load_build(warehouse, build["build_id"])
+    return _outcome(pipeline.check_published(warehouse, built, run_id))
 
 
-def publish(month: str, conn_id: str, run_id: str) -> dict:
-    """Swap the validated candidate in for readers, atomically."""
-    snapshot = publish_candidate(
-        resolve_warehouse(conn_id=conn_id), run_month=month, published_by=run_id
-    )
-    return snapshot.__dict__
+@fail_without_retry_on_bad_data
+def publish(build: dict, conn_id: str, run_id: str) -> dict:
+    """Replace the build's months for readers, atomically."""
+    warehouse = resolve_warehouse(conn_id=conn_id)
+    built, _state = load_build(warehouse, build["build_id"])
+    publication = pipeline.publish_build(warehouse, built, run_id)
+    log.info("publication of build %d: %s", publication.build_id, publication.outcome)
+    if publication.outcome == SUPERSEDED:
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        raise AirflowSkipException(
+            f"{month_label(built)} was reloaded by a newer run after this one built it; that run "
+            "publishes it"
+        )
+    return {
+        "build_id": publication.build_id,
+        "months": publication.months,
+        "outcome": publication.outcome,
+        "latest_month": publication.latest_month,
+    }
+
+
+def month_label(built) -> str:
+    """The month a build was made for, for messages."""
+    return built.plan.trigger_month or built.plan.last_month
 
 
 def _outcome(result) -> dict:

@@ -6,29 +6,40 @@ month gives the same result.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
 import shutil
 import tempfile
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import MySQLdb
 import pandas as pd
 import sqlalchemy as sa
 
 from credit_risk.extract import detect_kind
 from credit_risk.generate.legacy import LEGACY_FILE_NAME, generate_legacy
 from credit_risk.months import add_months, month_range, validate_month
+from credit_risk.quality.errors import ValidationFailedError
 from credit_risk.quality.runner import SuiteResult, validate_and_record
 from credit_risk.settings import Settings, get_settings
-from credit_risk.warehouse.db import Warehouse
+from credit_risk.warehouse import ledger
+from credit_risk.warehouse.build import FAILED, SUPERSEDED, Build, finish_build, mark_validated
+from credit_risk.warehouse.build import build as build_months
+from credit_risk.warehouse.db import Warehouse, WarehouseError, connect
 from credit_risk.warehouse.load import LoadReport, load_extract
-from credit_risk.warehouse.publish import Snapshot, build_candidate, publish_candidate
+from credit_risk.warehouse.load_transaction import finish_decided_loads
+from credit_risk.warehouse.publish import Publication, StaleBuildError, publish
+from credit_risk.warehouse.schema import ensure_tables
 
 log = logging.getLogger(__name__)
 
 RISK_CATEGORIES = ("High Risk", "Medium Risk", "Low Risk", "Unknown")
+RUN_LOCK_TIMEOUT_SECONDS = 3600
 
 
 class MonthNotGeneratedError(ValueError):
@@ -192,21 +203,162 @@ def check_input(
 
 
 def check_loaded(warehouse: Warehouse, month: str, run_id: str = "cli") -> SuiteResult:
-    """Gate 2: the month's warehouse tables after the load."""
+    """Gate 2: the month's warehouse tables after the load; the ledger records the verdict.
+
+    Raises:
+        ValidationFailedError: the month is ``failed`` (stage loaded) and blocks later months.
+    """
     from credit_risk.quality.loaded_suite import validate_loaded
 
-    return validate_and_record(lambda: validate_loaded(warehouse, month), warehouse, run_id)
+    load_id = _current_load(warehouse, month)
+    try:
+        result = validate_and_record(lambda: validate_loaded(warehouse, month), warehouse, run_id)
+    except ValidationFailedError as error:
+        _record_failed(warehouse, {month: load_id}, ledger.STAGE_LOADED, run_id, error)
+        raise
+    with connect(warehouse) as conn:
+        if not ledger.record_validated(conn.cursor(), month, load_id, run_id):
+            log.info(
+                "%s was reloaded while it was validated: its new load is validated by its run",
+                month,
+            )
+        conn.commit()
+    return result
 
 
-def check_published(
-    warehouse: Warehouse, month: str, run_id: str = "cli", *, candidate: bool = True
-) -> SuiteResult:
-    """Gate 3: the candidate snapshot (or, with ``candidate=False``, the published one)."""
+def _current_load(warehouse: Warehouse, month: str) -> str:
+    """The id of the load that wrote ``month``, once both its branches have committed."""
+    with connect(warehouse) as conn:
+        ensure_tables(conn)
+        cursor = conn.cursor()
+        for _ in range(50):
+            record = ledger.read_ledger(cursor).get(month)
+            conn.commit()
+            if record is None:
+                raise ledger.MonthNotReadyError(f"{month} has not been loaded: load it first")
+            if record.is_settled:
+                return record.load_id
+            finish_decided_loads(conn, warehouse.database)
+            time.sleep(0.2)
+    raise ledger.MonthNotReadyError(
+        f"the load of {month} is between its two commits; the next load finishes it"
+    )
+
+
+def _record_failed(
+    warehouse: Warehouse, months: dict[str, str], stage: str, run_id: str, error: Exception
+) -> None:
+    first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
+    with connect(warehouse) as conn:
+        ledger.record_failed(conn.cursor(), months, stage, run_id, first_line)
+        conn.commit()
+
+
+def build_refresh(
+    warehouse: Warehouse,
+    month: str | None,
+    run_id: str = "cli",
+    *,
+    full: bool = False,
+    wait_seconds: float = 0.0,
+) -> Build:
+    """Build the months a refresh of ``month`` changes (``full``: every month) into candidate
+    tables; readers see nothing yet.
+
+    Raises:
+        MonthBlockedError: a month the refresh reads failed a gate; the message says which.
+        MonthNotReadyError: a month it reads is still not ready after ``wait_seconds``.
+    """
+    return build_months(warehouse, month, full=full, run_id=run_id, wait_seconds=wait_seconds)
+
+
+def check_published(warehouse: Warehouse, build: Build, run_id: str = "cli") -> SuiteResult:
+    """Gate 3: the build's months, before they are published.
+
+    Raises:
+        ValidationFailedError: the months that changed are ``failed`` (stage published); they,
+            and the months after them, stay unpublished.
+    """
     from credit_risk.quality.published_suite import validate_published
 
-    return validate_and_record(
-        lambda: validate_published(warehouse, month, candidate=candidate), warehouse, run_id
+    plan = build.plan
+    table = build.table("published_customer_month")
+    try:
+        result = validate_and_record(
+            lambda: validate_published(
+                warehouse, plan.months, table, suite_month=plan.trigger_month or plan.last_month
+            ),
+            warehouse,
+            run_id,
+        )
+    except ValidationFailedError as error:
+        # the months whose data changed fail; a rebuild of published months that fails
+        # (thresholds changed since) leaves them as they are
+        _record_failed(
+            warehouse,
+            {month: plan.inputs[month] for month in plan.changed},
+            ledger.STAGE_PUBLISHED,
+            run_id,
+            error,
+        )
+        finish_build(warehouse, build.build_id, FAILED, str(error).splitlines()[0])
+        raise
+    mark_validated(warehouse, build.build_id)
+    return result
+
+
+def check_published_month(warehouse: Warehouse, month: str, run_id: str = "cli") -> SuiteResult:
+    """The published suite on a month as readers see it now (nothing is recorded as failed)."""
+    from credit_risk.quality.published_suite import validate_published
+
+    return validate_and_record(lambda: validate_published(warehouse, [month]), warehouse, run_id)
+
+
+def publish_build(
+    warehouse: Warehouse, build: Build, run_id: str = "cli", *, validate: bool = True
+) -> Publication:
+    """Publish a validated build; a build gone stale meanwhile is built, checked and published
+    again (a month its windows read was reloaded and republished by another run)."""
+    for _ in range(3):
+        try:
+            return publish(warehouse, build, run_id=run_id, require_validated=validate)
+        except StaleBuildError as stale:
+            log.warning("%s: building again", stale)
+            finish_build(warehouse, build.build_id, SUPERSEDED, str(stale))
+            plan = build.plan
+            build = build_months(warehouse, plan.trigger_month, full=plan.is_full, run_id=run_id)
+            if validate:
+                check_published(warehouse, build, run_id)
+    raise WarehouseError(
+        f"could not publish {build.plan.trigger_month}: the months it reads kept changing"
     )
+
+
+@contextlib.contextmanager
+def run_lock(warehouse: Warehouse, month: str | None) -> Iterator[None]:
+    """One ``run`` of a month at a time: a second one waits for the first, and says so."""
+    name = f"credit_risk_run:{warehouse.database}:{month or 'all'}"[:64]
+    with connect(warehouse) as conn:
+        cursor = conn.cursor()
+        cursor.execute("select is_used_lock(%s)", (name,))
+        holder = cursor.fetchone()[0]
+        if holder is not None:
+            log.warning(
+                "another run of %s is in progress (connection %s): waiting for it to finish",
+                month or "the whole extract",
+                holder,
+            )
+        cursor.execute("select get_lock(%s, %s)", (name, RUN_LOCK_TIMEOUT_SECONDS))
+        if cursor.fetchone()[0] != 1:
+            raise WarehouseError(
+                f"another run of {month or 'the extract'} has held the warehouse for "
+                f"{RUN_LOCK_TIMEOUT_SECONDS} s; try again when it has finished"
+            )
+        try:
+            yield
+        finally:
+            with contextlib.suppress(MySQLdb.Error):
+                cursor.execute("select release_lock(%s)", (name,))
 
 
 @dataclass
@@ -215,7 +367,7 @@ class RunReport:
 
     load: LoadReport
     validations: list[SuiteResult]
-    published: Snapshot | None
+    published: Publication | None
 
 
 def run(
@@ -227,24 +379,28 @@ def run(
     run_id: str = "cli",
 ) -> RunReport:
     """The gated pipeline for one extract: validate input, load, validate loaded, build the
-    candidate snapshot, validate it, publish it.
+    months the load changed, validate them, publish them.
 
-    Any failed gate raises ``ValidationFailedError`` and stops the run; the published views keep
-    the last validated snapshot. ``validate=False`` skips the gates (for trusted backfills).
+    Any failed gate raises ``ValidationFailedError`` and stops the run; readers keep the last
+    validated months. ``validate=False`` skips the gates (for trusted backfills).
     """
-    validations: list[SuiteResult] = []
-    if validate:
-        validations.append(check_input(warehouse, source, month, run_id))
-    report = load_extract(warehouse, source, month)
-    if validate:
-        validations += [
-            check_loaded(warehouse, loaded, run_id) for loaded in report.partition_months
-        ]
-    build_candidate(warehouse)
-    run_month = month or report.partition_months[-1]
-    if validate:
-        validations.append(check_published(warehouse, run_month, run_id))
-    published = publish_candidate(warehouse, run_month=run_month, published_by=run_id)
+    with run_lock(warehouse, month):
+        validations: list[SuiteResult] = []
+        if validate:
+            validations.append(check_input(warehouse, source, month, run_id))
+        report = load_extract(warehouse, source, month, run_id=run_id)
+        for loaded in report.partition_months:
+            if validate:
+                validations.append(check_loaded(warehouse, loaded, run_id))
+            else:
+                with connect(warehouse) as conn:
+                    load_id = ledger.read_ledger(conn.cursor())[loaded].load_id
+                    ledger.record_validated(conn.cursor(), loaded, load_id, run_id)
+                    conn.commit()
+        built = build_months(warehouse, month or report.partition_months[-1], run_id=run_id)
+        if validate:
+            validations.append(check_published(warehouse, built, run_id))
+        published = publish_build(warehouse, built, run_id, validate=validate)
     return RunReport(report, validations, published)
 
 

@@ -112,6 +112,12 @@ class Settings(BaseSettings):
         "before the server moves it to disk. The build groups and joins whole tables; at the "
         "servers' default of 16 MB they spill to disk and the build takes about 3x as long.",
     )
+    refresh_wait_minutes: float = Field(
+        default=30,
+        ge=0,
+        description="How long a DAG run's build waits for a month its windows read that another "
+        "run is still loading or validating (a parallel backfill), before it fails.",
+    )
     data_docs_dir: Path = Field(
         default=PROJECT_ROOT / "data" / "data_docs",
         description="Where Great Expectations writes Data Docs, one site per month and stage.",

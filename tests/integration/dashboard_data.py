@@ -21,10 +21,9 @@ from credit_risk import pipeline
 from credit_risk.analytics.model import refresh_prediction_summaries
 from credit_risk.generate.realistic import generate_realistic
 from credit_risk.quality.errors import ValidationFailedError
-from credit_risk.warehouse.build import create_tables
 from credit_risk.warehouse.db import connect, warehouse_from_url
 from credit_risk.warehouse.load import load_extract
-from credit_risk.warehouse.publish import build_candidate
+from credit_risk.warehouse.schema import create_tables
 from tests.conftest import execute, query
 
 MONTHS = ("2024-01", "2024-02", "2024-03", "2024-04")
@@ -88,14 +87,14 @@ def fail_next_month(db_url: str, drops: dict[str, Path], month: str = MONTHS[-1]
     warehouse = warehouse_from_url(db_url)
     load_extract(warehouse, drops[month], month)
     pipeline.check_loaded(warehouse, month)
-    build_candidate(warehouse)
+    built = pipeline.build_refresh(warehouse, month)
     execute(
         db_url,
-        "update candidate_customer_month set risk_category = 'Low Risk' "
+        f"update {built.table('published_customer_month')} set risk_category = 'Low Risk' "
         f"where month = '{month}' and risk_category = 'High Risk' limit 3",
     )
     try:
-        pipeline.check_published(warehouse, month)
+        pipeline.check_published(warehouse, built)
     except ValidationFailedError:
         return
     raise AssertionError("the corrupted candidate passed the published suite")
@@ -115,9 +114,17 @@ def customer_months(db_url: str) -> pd.DataFrame:
         "risk_category",
         "days_past_due",
         "has_statement",
-        "is_latest_statement",
     ]
-    rows = query(db_url, f"select {', '.join(columns)} from published_customer_month")
+    rows = query(
+        db_url,
+        f"select {', '.join('customer_months.' + column for column in columns)}, "
+        "latest.customer_id is not null as is_latest_statement "
+        "from published_customer_month as customer_months "
+        "left join published_customer_latest as latest "
+        "on latest.customer_id = customer_months.customer_id "
+        "and latest.month = customer_months.month",
+    )
+    columns = [*columns, "is_latest_statement"]
     return pd.DataFrame(rows, columns=columns)
 
 

@@ -10,8 +10,8 @@ from fastapi.dependencies.utils import get_flat_dependant
 from fastapi.routing import APIRoute
 
 from credit_risk.dashboard import create_app
-from credit_risk.warehouse.build import build_views
-from credit_risk.warehouse.db import warehouse_from_url
+from credit_risk.warehouse.db import connect, warehouse_from_url
+from credit_risk.warehouse.schema import create_views, ensure_tables
 from tests.conftest import execute
 from tests.integration import dashboard_data as data
 
@@ -106,7 +106,9 @@ def test_bad_parameters_get_a_4xx_with_a_message(bare, path, params, status, wor
 
 
 def test_a_warehouse_with_nothing_published(db_url):
-    build_views(warehouse_from_url(db_url))
+    with connect(warehouse_from_url(db_url)) as conn:
+        ensure_tables(conn)
+        create_views(conn.cursor())
     with data.running_server(create_app(warehouse_from_url(db_url)), data.free_port()) as base:
         assert data.get(base, "/api/months").json()["months"] == []
         assert data.get(base, "/api/freshness").json()["status"] == "no_publication"

@@ -11,12 +11,10 @@ from sqlalchemy.engine import make_url
 
 from credit_risk.contract import ExtractRefusedError
 from credit_risk.pipeline import run
-from credit_risk.warehouse.build import build_views
-from credit_risk.warehouse.db import WarehouseError, connect_args, warehouse_from_url
-from credit_risk.warehouse.early_load import months_holding_transactions
+from credit_risk.warehouse.db import WarehouseError, warehouse_from_url
 from credit_risk.warehouse.load import load_extract
-from credit_risk.warehouse.publish import build_candidate, publish_candidate
 from tests.conftest import TEST_SERVER_URL, query
+from tests.integration.refresh_helpers import build_month, rebuild_everything
 from tests.unit.test_extract import GOOD_TRANSACTIONS, write_extract
 
 pytestmark = pytest.mark.integration
@@ -104,41 +102,52 @@ def test_a_reload_without_a_row_removes_it(warehouse, db_url, tmp_path):
     assert query(db_url, "select transaction_id from transactions") == [("T1",)]
 
 
-def test_the_months_holding_transactions_come_from_the_audit(warehouse, db_url, tmp_path):
-    """A load deletes a month's transactions only when the audit says it holds some (finding
-    them in the table would read all of it)."""
-    months = ["2024-02", "2024-03", "2024-04"]
+def month_partitions(db_url: str, table: str) -> list[str]:
+    rows = query(
+        db_url,
+        "select partition_name from information_schema.partitions "
+        "where table_schema = database() and table_name = %s order by partition_ordinal_position",
+        (table,),
+    )
+    return [name for (name,) in rows]
 
-    def holding() -> list[str]:
-        conn = MySQLdb.connect(**connect_args(warehouse, with_database=True))
-        try:
-            return months_holding_transactions(conn.cursor(), months)
-        finally:
-            conn.close()
 
-    load_extract(warehouse, write_extract(tmp_path / "march"), "2024-03")
-    assert holding() == ["2024-03"]
-    # April's only transaction is quarantined: the month holds none
+def test_each_loaded_month_gets_its_partitions_a_marker_and_a_ledger_row(
+    warehouse, db_url, tmp_path
+):
+    load_extract(warehouse, write_extract(tmp_path / "march"), "2024-03", run_id="run-march")
+    # April's only transaction is quarantined: the month holds none, and says so
     april = write_extract(
         tmp_path / "april",
         statements="C1,2024-04,5000,10,,,\n",
         transactions="T40,C1,2024-04-02,oops,purchase,,\n",
     )
-    load_extract(warehouse, april, "2024-04")
-    assert holding() == ["2024-03"]
-    assert query(db_url, "select count(*) from transactions where statement_month = '2024-04'") == [
-        (0,)
-    ]
+    load_extract(warehouse, april, "2024-04", run_id="run-april")
+    for table in ("statements", "transactions"):
+        assert month_partitions(db_url, table) == ["p000000", "p202403", "p202404"]
+    markers = query(
+        db_url,
+        "select month, transactions, first_transaction_id, last_transaction_id "
+        "from transaction_months order by month",
+    )
+    assert markers == [("2024-03", 3, "T1", "T3"), ("2024-04", 0, None, None)]
+    ledger = query(
+        db_url,
+        "select ledger.month, state, loaded_by, ledger.load_id = markers.load_id "
+        "from month_ledger as ledger join transaction_months as markers using (month) "
+        "order by month",
+    )
+    assert ledger == [("2024-03", "loaded", "run-march", 1), ("2024-04", "loaded", "run-april", 1)]
 
 
-def test_legacy_months_are_found_in_the_audit_too(warehouse, seed_fixture):
+def test_a_legacy_file_gets_a_partition_per_month_of_its_dates(warehouse, db_url, seed_fixture):
     load_extract(warehouse, seed_fixture)
-    conn = MySQLdb.connect(**connect_args(warehouse, with_database=True))
-    try:
-        found = months_holding_transactions(conn.cursor(), ["2023-12", "2024-01", "2024-12"])
-    finally:
-        conn.close()
-    assert found == ["2024-01", "2024-12"]
+    assert month_partitions(db_url, "transactions")[1:] == [
+        f"p2024{month:02d}" for month in range(1, 13)
+    ]
+    assert query(db_url, "select count(*), sum(transactions) from transaction_months") == [
+        (12, 1200)
+    ]
 
 
 def test_every_row_is_accounted_for_in_load_audit_and_quarantine(warehouse, db_url, tmp_path):
@@ -251,15 +260,16 @@ def test_a_server_refusing_local_infile_gets_a_clear_error(warehouse, db_server,
 def test_building_and_publishing_again_is_harmless(warehouse, db_url, seed_fixture):
     run(warehouse, seed_fixture)
     first = query(db_url, "select * from customer_spend_rolling_avg order by customer_id, month")
-    build_views(warehouse)
-    build_candidate(warehouse)
-    build_candidate(warehouse)
-    publish_candidate(warehouse, run_month="2024-12", published_by="test")
+    build_month(warehouse, "2024-12")  # built and never published: harmless
+    publication = rebuild_everything(warehouse)
+    assert publication.outcome == "published" and len(publication.months) == 12
     assert (
         query(db_url, "select * from customer_spend_rolling_avg order by customer_id, month")
         == first
     )
     assert query(db_url, "select count(*) from publications") == [(2,)]
+    # the refresh of a month already published builds that month alone
+    assert build_month(warehouse, "2024-06").plan.months == ["2024-06"]
 
 
 def test_a_missing_warehouse_database_is_created_by_the_first_load(db_server, tmp_path):

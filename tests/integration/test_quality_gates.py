@@ -13,11 +13,10 @@ from credit_risk.generate.realistic import generate_realistic
 from credit_risk.quality.errors import ValidationFailedError
 from credit_risk.quality.input_suite import validate_input
 from credit_risk.quality.loaded_suite import validate_loaded
-from credit_risk.quality.published_suite import validate_published
 from credit_risk.warehouse.db import warehouse_from_url
 from credit_risk.warehouse.load import load_extract
-from credit_risk.warehouse.publish import build_candidate
 from tests.conftest import execute, query
+from tests.integration.refresh_helpers import build_month, validate_build
 
 pytestmark = pytest.mark.integration
 
@@ -132,51 +131,58 @@ def test_loaded_suite_fails_when_a_transaction_has_no_statement(new_db_url, drop
 
 def test_published_suite_passes_on_a_fresh_candidate(published_two_months, tmp_path):
     warehouse, _ = published_two_months
-    build_candidate(warehouse)
-    result = validate_published(warehouse, "2024-02", docs_root=tmp_path)
+    built = build_month(warehouse, "2024-02")
+    result = validate_build(warehouse, built, tmp_path)
     assert result.success, result.summary()
+    assert built.plan.months == ["2024-02"] and built.plan.lookback == ["2024-01"]
 
 
 def test_published_suite_catches_a_wrong_category(published_two_months, tmp_path):
     warehouse, db_url = published_two_months
-    build_candidate(warehouse)
+    built = build_month(warehouse, "2024-02")
     execute(
         db_url,
-        "update candidate_customer_month set risk_category = 'Low Risk' "
+        f"update {built.table('published_customer_month')} set risk_category = 'Low Risk' "
         "where risk_category = 'High Risk' limit 1",
     )
-    result = validate_published(warehouse, "2024-02", docs_root=tmp_path)
+    result = validate_build(warehouse, built, tmp_path)
     assert failed(result) == {"unexpected_rows_expectation"}
     assert "agrees with the thresholds" in str(result.error())
 
 
 def test_published_suite_catches_a_utilization_mismatch(published_two_months, tmp_path):
     warehouse, db_url = published_two_months
-    build_candidate(warehouse)
+    built = build_month(warehouse, "2024-02")
     execute(
         db_url,
-        "update candidate_customer_month set utilization_pct = utilization_pct + 0.01 "
+        f"update {built.table('published_customer_month')} "
+        "set utilization_pct = utilization_pct + 0.01 "
         "where has_statement and credit_limit > 0 limit 3",
     )
-    result = validate_published(warehouse, "2024-02", docs_root=tmp_path)
+    result = validate_build(warehouse, built, tmp_path)
     assert failed(result) == {"unexpected_rows_expectation"}
     error = str(result.error())
     assert "utilization_pct = round" in error and "3 unexpected rows" in error
 
 
-def test_published_suite_catches_rolling_averages_outside_their_window(
-    published_two_months, tmp_path
+@pytest.mark.parametrize(
+    ("column", "change"), [("rolling_3_month_avg", 0.01), ("rolling_6_month_avg", -0.01)]
+)
+def test_published_suite_catches_a_rolling_average_off_by_a_cent(
+    published_two_months, tmp_path, column, change
 ):
+    """The averages recompute from the spend of their window, January read from the published
+    table: a cent off is caught."""
     warehouse, db_url = published_two_months
-    build_candidate(warehouse)
+    built = build_month(warehouse, "2024-02")
     execute(
         db_url,
-        # above any spend in any window, whatever the generated data
-        "update candidate_customer_month set rolling_3_month_avg = 99999999.99 "
+        f"update {built.table('published_customer_month')} set {column} = {column} + {change} "
         "where month = '2024-02' limit 1",
     )
-    result = validate_published(warehouse, "2024-02", docs_root=tmp_path)
-    assert "rolling averages lie between" in str(result.error())
+    result = validate_build(warehouse, built, tmp_path)
+    assert failed(result) == {"unexpected_rows_expectation"}
+    assert "mean spend of their 3 and 6 calendar months" in str(result.error())
 
 
 def test_published_suite_catches_a_distribution_shift_of_valid_rows(
@@ -192,23 +198,27 @@ def test_published_suite_catches_a_distribution_shift_of_valid_rows(
     assert validate_input(drop, "2024-03", docs_root=tmp_path).success
     load_extract(warehouse, drop, "2024-03")
     assert validate_loaded(warehouse, "2024-03", docs_root=tmp_path).success
-    build_candidate(warehouse)
-    result = validate_published(warehouse, "2024-03", docs_root=tmp_path)
+    pipeline.check_loaded(warehouse, "2024-03")
+    built = build_month(warehouse, "2024-03")
+    result = validate_build(warehouse, built, tmp_path)
     assert {failure.column for failure in result.failures} == {
         "high_risk_share_shift",
         "utilization_psi",
     }
-    assert "previous published month" in str(result.error())
+    assert "against 2024-02" in str(result.error())
     # put the real March back for the other tests of this module
     load_extract(warehouse, drops["2024-03"], "2024-03")
 
 
 def test_validate_and_record_raises_and_records(published_two_months, tmp_path):
     warehouse, db_url = published_two_months
-    build_candidate(warehouse)
-    execute(db_url, "update candidate_customer_month set risk_category = 'Bogus' limit 1")
+    built = build_month(warehouse, "2024-02")
+    execute(
+        db_url,
+        f"update {built.table('published_customer_month')} set risk_category = 'Bogus' limit 1",
+    )
     with pytest.raises(ValidationFailedError) as raised:
-        pipeline.check_published(warehouse, "2024-02", run_id="test-run")
+        pipeline.check_published(warehouse, built, run_id="test-run")
     assert raised.value.suite == "published"
     assert "Bogus" in str(raised.value)
     row = query(

@@ -15,8 +15,8 @@ from credit_risk.pipeline import run
 from credit_risk.settings import Settings
 from credit_risk.warehouse.db import warehouse_from_url
 from credit_risk.warehouse.load import load_extract
-from credit_risk.warehouse.publish import build_candidate, publish_candidate
 from tests.conftest import execute, query
+from tests.integration.refresh_helpers import build_month, rebuild_everything
 from tests.unit.test_extract import write_extract
 
 pytestmark = pytest.mark.integration
@@ -196,9 +196,7 @@ def edges(new_db_url, tmp_path_factory) -> str:
 
 
 def republish(db_url: str) -> None:
-    warehouse = warehouse_from_url(db_url)
-    build_candidate(warehouse)
-    publish_candidate(warehouse, run_month=None, published_by="test")
+    rebuild_everything(warehouse_from_url(db_url))
 
 
 @pytest.mark.parametrize(
@@ -326,11 +324,14 @@ def test_the_build_gives_the_same_snapshot_whatever_its_temporary_table_memory(
     db_url = new_db_url()
     warehouse = warehouse_from_url(db_url)
     load_extract(warehouse, write_extract(tmp_path), "2024-03")
-    snapshot_sql = "select * from candidate_customer_month order by customer_id, month"
+    execute(db_url, "update month_ledger set state = 'validated'")
     built = {}
     for megabytes in (16, 512):
-        build_candidate(warehouse, Settings(build_temp_table_mb=megabytes))
-        built[megabytes] = query(db_url, snapshot_sql)
+        build = build_month(warehouse, "2024-03", settings=Settings(build_temp_table_mb=megabytes))
+        built[megabytes] = query(
+            db_url,
+            f"select * from {build.table('published_customer_month')} order by customer_id, month",
+        )
     assert built[16] == built[512] and len(built[16]) == 2
     with pytest.raises(ValidationError, match="build_temp_table_mb"):
         Settings(build_temp_table_mb=8)

@@ -47,7 +47,7 @@ from threadpoolctl import threadpool_limits
 
 from credit_risk.analytics.features import FEATURES, KEY, LABEL, load_history
 from credit_risk.months import add_months, validate_month
-from credit_risk.warehouse.build import create_tables
+from credit_risk.warehouse.schema import create_tables
 from credit_risk.warehouse.db import Warehouse, connect
 
 log = logging.getLogger(__name__)

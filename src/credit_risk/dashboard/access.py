@@ -6,7 +6,7 @@ validation. The dashboard's user sees the published objects and nothing else.
 
 Checked on MariaDB 10.11: a user with SELECT on a view alone can read it (views run with the
 definer's rights, ``SQL SECURITY DEFINER``, the default); grants are kept by name, so they
-survive the ``RENAME TABLE`` swap of every publication; and a table must exist before SELECT on
+are unaffected by publications, which replace rows, not tables; and a table must exist before SELECT on
 it can be granted (error 1146), so the optional tables are granted once they exist.
 """
 
@@ -16,7 +16,7 @@ from credit_risk import catalog
 from credit_risk.dashboard.queries import OPTIONAL_TABLES
 
 PUBLISHED_TABLES: tuple[str, ...] = (
-    *catalog.SNAPSHOTS,
+    *catalog.PUBLISHED_TABLES,
     "publications",
     "validation_runs",
 )

@@ -409,13 +409,17 @@ _CUSTOMER_MONTH_COLUMNS = (
 
 def search_customers(conn: sa.Connection, prefix: str, limit: int) -> list[dict]:
     """Customers whose id starts with ``prefix``, with their current segment (a primary-key
-    range: ids are the leading key column)."""
+    range of each customer's latest month, then one row per customer)."""
     rows = _rows(
         conn,
-        "select customer_id, month, risk_category, utilization_pct "
-        "from published_customer_month "
-        "where customer_id like :pattern escape '!' and is_latest_statement "
-        "order by customer_id limit :limit",
+        "select latest.customer_id, latest.month, customer_months.risk_category, "
+        "customer_months.utilization_pct "
+        "from published_customer_latest as latest "
+        "inner join published_customer_month as customer_months "
+        "on customer_months.customer_id = latest.customer_id "
+        "and customer_months.month = latest.month "
+        "where latest.customer_id like :pattern escape '!' "
+        "order by latest.customer_id limit :limit",
         pattern=like_prefix(prefix),
         limit=limit,
     )

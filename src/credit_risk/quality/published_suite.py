@@ -1,18 +1,19 @@
-"""Published suite: the snapshot about to be published (or the one that is), before readers
-see it.
+"""Published suite: the months a refresh is about to publish (or a month that is published),
+before readers see them.
 
-Row-level invariants are checked on every row of the snapshot (it is rebuilt in full each run):
-utilization recomputes from balance and limit, every segment agrees with the thresholds, rolling
-averages lie between the smallest and largest monthly spend of their window, one row per
-customer-month. The run's month is then compared with the previous *published* month, so a
-silently broken extract is caught even when every row is individually valid.
+Row-level invariants are checked on every row of those months: utilization recomputes from
+balance and limit, every segment agrees with the thresholds, the rolling averages recompute
+from the monthly spend of their calendar window (the build's rows, and the published months
+before them), one row per customer-month. Each month is then compared with the month before it,
+as it will be published, so a silently broken extract is caught even when every row is
+individually valid.
 """
 
 from __future__ import annotations
 
 import great_expectations.expectations as gxe
 
-from credit_risk import catalog
+from credit_risk.catalog import WINDOW_MONTHS
 from credit_risk.months import add_months, validate_month
 from credit_risk.quality.runner import Dataset, SuiteResult, run_suite
 from credit_risk.settings import Settings, get_settings
@@ -48,23 +49,32 @@ and not (snapshot.risk_category <=> case
 end)
 """
 
-_ROLLING_OUT_OF_RANGE = """
+_ROLLING_MISMATCH = """
 select customer_id, month, rolling_3_month_avg, rolling_6_month_avg
 from (
     select
-        customer_id, month, rolling_3_month_avg, rolling_6_month_avg,
-        min(monthly_spend) over last_3 as min_3, max(monthly_spend) over last_3 as max_3,
-        min(monthly_spend) over last_6 as min_6, max(monthly_spend) over last_6 as max_6
-    from {batch}
-    window
-        last_3 as (partition by customer_id order by month
-            rows between 2 preceding and current row),
-        last_6 as (partition by customer_id order by month
-            rows between 5 preceding and current row)
+        batch.customer_id, batch.month, batch.rolling_3_month_avg, batch.rolling_6_month_avg,
+        window_rows.monthly_spend,
+        period_diff(replace(batch.month, '-', ''), replace(window_rows.month, '-', ''))
+            as months_back
+    from {{batch}} as batch
+    inner join (
+        select customer_id, month, monthly_spend from {{batch}} as built_rows
+        union all
+        select customer_id, month, monthly_spend from published_customer_month
+        where month between '{lookback_first}' and '{lookback_last}'
+    ) as window_rows
+        on window_rows.customer_id = batch.customer_id and window_rows.month <= batch.month
 ) as windows
-where rolling_3_month_avg < min_3 or rolling_3_month_avg > max_3
-    or rolling_6_month_avg < min_6 or rolling_6_month_avg > max_6
+where months_back between 0 and 5
+group by customer_id, month, rolling_3_month_avg, rolling_6_month_avg
+having rolling_3_month_avg <> round(
+        sum(case when months_back <= 2 then monthly_spend else 0 end)
+        / least(3, 1 + max(months_back)), 2)
+    or rolling_6_month_avg <> round(sum(monthly_spend) / (1 + max(months_back)), 2)
 """
+"""Rows whose rolling averages are not the average spend of their calendar window: the months
+from the customer's first row within the window (a month without a row counts as zero)."""
 
 _DISTRIBUTION = """
 select * from (
@@ -75,7 +85,7 @@ current_month as (
 ),
 previous_month as (
     select risk_category, utilization_pct
-    from published_customer_month where month = '{previous}' and has_statement
+    from {previous_table} where month = '{previous}' and has_statement
 ),
 buckets as (
     select 'current' as side, greatest(-1, least(10, floor(utilization_pct / 10))) as bucket
@@ -113,19 +123,22 @@ select
 
 
 def datasets(
-    month: str, *, candidate: bool = True, settings: Settings | None = None
+    months: list[str],
+    rows_table: str,
+    *,
+    settings: Settings | None = None,
 ) -> list[Dataset]:
-    """The snapshot's rows and the month's distribution, each with its expectations.
+    """The rows of ``months`` in ``rows_table`` and each month's distribution, with expectations.
 
     Args:
-        month: The run's month (compared with the month before in the published snapshot).
-        candidate: Validate the candidate tables (before publishing) rather than the published.
+        months: The months being published (ascending), all in ``rows_table``.
+        rows_table: A build's candidate table, or ``published_customer_month``.
         settings: Thresholds; the process settings by default.
     """
     settings = settings or get_settings()
-    month = validate_month(month)
-    table = "published_customer_month"
-    snapshot = catalog.candidate_table(table) if candidate else table
+    months = [validate_month(month) for month in months]
+    first = months[0]
+    in_months = ", ".join(f"'{month}'" for month in months)
     rows = Dataset(
         "customer_month",
         [
@@ -146,14 +159,26 @@ def datasets(
                 description="every risk_category agrees with the thresholds",
             ),
             gxe.UnexpectedRowsExpectation(
-                unexpected_rows_query=_ROLLING_OUT_OF_RANGE,
-                description="rolling averages lie between the min and max spend of their window",
+                unexpected_rows_query=_ROLLING_MISMATCH.format(
+                    lookback_first=add_months(first, -(WINDOW_MONTHS - 1)),
+                    lookback_last=add_months(first, -1),
+                ),
+                description="rolling averages are the mean spend of their 3 and 6 calendar months",
             ),
         ],
-        query=f"select * from {snapshot}",
+        query=f"select * from {rows_table} where month in ({in_months})",
     )
-    distribution = Dataset(
-        "distribution",
+    return [rows, *(_distribution(month, months, rows_table, settings) for month in months)]
+
+
+def _distribution(month: str, months: list[str], rows_table: str, settings: Settings) -> Dataset:
+    previous = add_months(month, -1)
+    comparable = (
+        f"(select count(*) from current_month) >= {settings.distribution_min_statements} "
+        f"and (select count(*) from previous_month) >= {settings.distribution_min_statements}"
+    )
+    return Dataset(
+        f"distribution_{month}",
         [
             gxe.ExpectColumnValuesToBeBetween(
                 column="statements", min_value=1, description=f"{month} has statements"
@@ -161,40 +186,46 @@ def datasets(
             gxe.ExpectColumnMaxToBeBetween(
                 column="unknown_share",
                 max_value=settings.unknown_share_ceiling,
-                description=f"at most {settings.unknown_share_ceiling:.0%} of statements Unknown",
+                description=f"at most {settings.unknown_share_ceiling:.0%} of {month}'s "
+                "statements Unknown",
             ),
             gxe.ExpectColumnMaxToBeBetween(
                 column="high_risk_share_shift",
                 max_value=settings.high_risk_share_max_shift,
-                description="the High Risk share moves by at most "
-                f"{settings.high_risk_share_max_shift:.0%} against the previous published month",
+                description=f"{month}'s High Risk share moves by at most "
+                f"{settings.high_risk_share_max_shift:.0%} against {previous}",
             ),
             gxe.ExpectColumnMaxToBeBetween(
                 column="utilization_psi",
                 max_value=settings.utilization_psi_max,
-                description="population stability index of utilization against the previous "
-                f"published month under {settings.utilization_psi_max}",
+                description=f"population stability index of {month}'s utilization against "
+                f"{previous} under {settings.utilization_psi_max}",
             ),
         ],
         query=_DISTRIBUTION.format(
-            snapshot=snapshot,
+            snapshot=rows_table,
             month=month,
-            previous=add_months(month, -1),
+            previous=previous,
+            previous_table=rows_table if previous in months else "published_customer_month",
             epsilon=PSI_EPSILON,
-            comparable=(
-                f"(select count(*) from current_month) >= {settings.distribution_min_statements} "
-                f"and (select count(*) from previous_month) >= "
-                f"{settings.distribution_min_statements}"
-            ),
+            comparable=comparable,
         ),
     )
-    return [rows, distribution]
 
 
 def validate_published(
-    warehouse: Warehouse, month: str, *, candidate: bool = True, **kwargs
+    warehouse: Warehouse,
+    months: list[str],
+    rows_table: str = "published_customer_month",
+    *,
+    suite_month: str | None = None,
+    **kwargs,
 ) -> SuiteResult:
-    """Run the published suite on the candidate (default) or the published snapshot."""
+    """Run the published suite on ``months`` of a build's candidate table (or the published)."""
     return run_suite(
-        STAGE, month, datasets(month, candidate=candidate), warehouse=warehouse, **kwargs
+        STAGE,
+        suite_month or months[-1],
+        datasets(months, rows_table),
+        warehouse=warehouse,
+        **kwargs,
     )

@@ -245,7 +245,7 @@ def ping(warehouse: Warehouse) -> None:
 
 def record(warehouse: Warehouse, result: SuiteResult, run_id: str | None) -> None:
     """Append the outcome to ``validation_runs`` (the dashboard shows the latest)."""
-    from credit_risk.warehouse.build import ensure_tables
+    from credit_risk.warehouse.schema import ensure_tables
 
     failures = [failure.__dict__ for failure in result.failures]
     with connect(warehouse) as conn:

@@ -31,14 +31,20 @@ import pyarrow.csv as pacsv
 from credit_risk.contract import (
     CUSTOMER_COLUMNS,
     LINE,
+    MONTH_PATTERN,
     OPTIONAL_COLUMNS,
     QUARANTINE_COLUMNS,
     STATEMENT_COLUMNS,
     Reason,
 )
-from credit_risk.extract import LOADED_TRANSACTION_COLUMNS, PreparedExtract, prepare_extract
+from credit_risk.extract import (
+    LOADED_TRANSACTION_COLUMNS,
+    PreparedExtract,
+    detect_kind,
+    prepare_extract,
+)
+from credit_risk.generate.legacy import LEGACY_FILE_NAME
 from credit_risk.months import validate_month
-from credit_risk.warehouse.build import ensure_tables
 from credit_risk.warehouse.db import (
     LOCAL_INFILE_HELP,
     Warehouse,
@@ -52,16 +58,31 @@ from credit_risk.warehouse.early_load import (
     EarlyTransactionLoad,
     clear_months,
     clear_transaction_months,
+    statement_months,
 )
+from credit_risk.warehouse.ledger import record_load
 from credit_risk.warehouse.load_transaction import (
     LoadTransaction,
     load_lock,
     resolve_interrupted_loads,
 )
+from credit_risk.warehouse.partitions import ensure_partitions
+from credit_risk.warehouse.schema import ensure_tables
+from credit_risk.warehouse.transaction_ids import find_clashes, record_transaction_months
 
 log = logging.getLogger(__name__)
 
-_ID_LOOKUP_BATCH = 5000
+BASE_PARTITIONED = ("statements", "transactions")
+"""The loaded tables with one partition per month."""
+
+
+class _MissingPartitions(Exception):
+    """The checked extract holds months the load made no partition for (rare: a month that
+    only transactions.csv has); the load is started again with them."""
+
+    def __init__(self, months: list[str]) -> None:
+        super().__init__(", ".join(months))
+        self.months = months
 
 
 def load_data_sql(table: str, frame: pd.DataFrame, mode: str = "") -> str:
@@ -114,14 +135,20 @@ class LoadReport:
         return int(self.audit["rows_quarantined"].sum())
 
 
-def load_extract(warehouse: Warehouse, source: Path, month: str | None = None) -> LoadReport:
+def load_extract(
+    warehouse: Warehouse, source: Path, month: str | None = None, *, run_id: str = "cli"
+) -> LoadReport:
     """Load an extract into the warehouse, replacing the months it covers.
+
+    The months are recorded in the ledger as ``loaded`` by ``run_id`` in the load's own
+    transaction; the loaded gate moves them on.
 
     Args:
         warehouse: Where to load.
         source: A legacy ``bank_transactions.csv`` (or its folder), or a three-file extract folder.
         month: Load only this ``YYYY-MM``; rows of other months are quarantined. None loads every
             month found in the files.
+        run_id: Who loads (the Airflow run id, or ``cli``), for the ledger.
 
     Raises:
         ExtractRefusedError: a file is structurally broken; nothing was loaded.
@@ -134,16 +161,33 @@ def load_extract(warehouse: Warehouse, source: Path, month: str | None = None) -
         with load_lock(conn, warehouse.database):
             resolve_interrupted_loads(conn, warehouse.database)
             known = _warehouse_customers(conn)
-            xa = LoadTransaction(conn, transactions_conn, warehouse.database)
-            xa.start()
-            try:
-                prepared, audit = _prepare_and_write(
-                    conn, transactions_conn, warehouse, source, month, known
-                )
-                xa.commit()
-            except BaseException:
-                xa.rollback()
-                raise
+            # DDL commits, and waits for readers of the table: before the transaction starts
+            partitioned = set(guess_months(source, month))
+            ensure_partitions(conn.cursor(), partitioned, BASE_PARTITIONED)
+            while True:
+                xa = LoadTransaction(conn, transactions_conn, warehouse.database)
+                xa.start()
+                try:
+                    prepared, audit = _prepare_and_write(
+                        conn,
+                        transactions_conn,
+                        warehouse,
+                        source,
+                        month,
+                        known,
+                        partitioned,
+                        xa.gtrid,
+                    )
+                    record_load(conn.cursor(), prepared.partition_months, xa.gtrid, run_id)
+                    xa.commit()
+                    break
+                except _MissingPartitions as missing:
+                    xa.rollback()
+                    ensure_partitions(conn.cursor(), missing.months, BASE_PARTITIONED)
+                    partitioned.update(missing.months)
+                except BaseException:
+                    xa.rollback()
+                    raise
     reasons = (
         prepared.quarantine.groupby(["dataset", "reason"]).size().reset_index(name="rows")
         if len(prepared.quarantine)
@@ -161,6 +205,34 @@ def load_extract(warehouse: Warehouse, source: Path, month: str | None = None) -
     return LoadReport(source, prepared.kind, prepared.partition_months, audit, reasons)
 
 
+def guess_months(source: Path, month: str | None) -> list[str]:
+    """The months a load will most likely write, read cheaply before it starts (partitions
+    must exist before): the given month, the statement months of statements.csv, or the
+    months of a legacy file's dates."""
+    if month is not None:
+        return [month]
+    if detect_kind(source) == "three_file":
+        return statement_months(source / "statements.csv")
+    legacy = source if source.is_file() else source / LEGACY_FILE_NAME
+    return legacy_months(legacy)
+
+
+def legacy_months(path: Path) -> list[str]:
+    """Distinct months of a legacy file's well-formed dates ([] when unreadable)."""
+    try:
+        table = pacsv.read_csv(
+            path,
+            convert_options=pacsv.ConvertOptions(
+                include_columns=["transaction_date"],
+                column_types={"transaction_date": pa.string()},
+            ),
+        )
+    except (pa.ArrowInvalid, KeyError, OSError):
+        return []
+    months = table.column("transaction_date").to_pandas().str.strip().str[:7]
+    return sorted(months[months.str.fullmatch(MONTH_PATTERN, na=False)].unique())
+
+
 def _prepare_and_write(
     conn: MySQLdb.Connection,
     transactions_conn: MySQLdb.Connection,
@@ -168,17 +240,22 @@ def _prepare_and_write(
     source: Path,
     month: str | None,
     known: set[str],
+    partitioned: set[str],
+    load_id: str,
 ) -> tuple[PreparedExtract, pd.DataFrame]:
     """Check the extract while the server loads its transactions early, then write the rest."""
     early = EarlyTransactionLoad.start(transactions_conn, warehouse, source, month)
     try:
         prepared = prepare_extract(source, month, known)
+        missing = sorted(set(prepared.partition_months) - partitioned)
+        if missing:
+            raise _MissingPartitions(missing)
     except BaseException:
         if early is not None:
             early.cancel()
         raise
     with tempfile.TemporaryDirectory(prefix="credit-risk-load-") as scratch:
-        audit = _write(conn, transactions_conn, prepared, Path(scratch), early)
+        audit = _write(conn, transactions_conn, prepared, Path(scratch), early, load_id)
     return prepared, audit
 
 
@@ -194,6 +271,7 @@ def _write(
     prepared: PreparedExtract,
     scratch: Path,
     early: EarlyTransactionLoad | None,
+    load_id: str,
 ) -> pd.DataFrame:
     """Replace the load's months with the prepared rows.
 
@@ -210,13 +288,24 @@ def _write(
     # Accounted while the early load may still be running: kept, it holds exactly the checked
     # rows; otherwise the checked load below may quarantine more, so it is accounted again.
     audit = _audit(prepared)
-    if early is None or not early.usable(prepared):
-        transactions_cursor = transactions_conn.cursor()
+    transactions_cursor = transactions_conn.cursor()
+    months = prepared.partition_months
+    kept = early is not None and early.usable(prepared)
+    if kept and len(find_clashes(transactions_cursor, months)):
+        log.info("loading the checked transactions instead: some ids are held by other months")
+        kept = early.kept = False
+    if not kept:
         if early is not None and early.savepoint_set:
             transactions_cursor.execute(f"rollback to savepoint {SAVEPOINT}")
-        clear_transaction_months(transactions_cursor, prepared.partition_months)
+        clear_transaction_months(transactions_cursor, months)
         _load_transactions(transactions_cursor, prepared, scratch)
         audit = _audit(prepared)
+    record_transaction_months(
+        transactions_cursor,
+        months,
+        load_id,
+        prepared.transactions["statement_month"].value_counts().to_dict(),
+    )
     _insert_quarantine(cursor, prepared.quarantine)
     cursor.executemany(
         "insert into load_audit (dataset, partition_month, source_file, source_sha256, "
@@ -258,33 +347,46 @@ def _bulk_load(cursor, table: str, frame: pd.DataFrame, scratch: Path, mode: str
 
 
 def _load_transactions(cursor, prepared: PreparedExtract, scratch: Path) -> None:
+    """Load the checked transactions; quarantine those whose id another month holds, and
+    those the server took for a duplicate of another id of the month (ids equal under the
+    table's case-insensitive collation), and load the rest again."""
     transactions = prepared.transactions
     cursor.execute("savepoint before_transactions")
     accepted = _bulk_load(cursor, "transactions", transactions[LOADED_TRANSACTION_COLUMNS], scratch)
-    if accepted == len(transactions):
+    held = find_clashes(cursor, prepared.partition_months)
+    collated = pd.Series(dtype=object)
+    if accepted != len(transactions):
+        collated = _collation_duplicates(cursor, transactions)
+    if not len(held) and not len(collated):
         return
     cursor.execute("rollback to savepoint before_transactions")
-    taken = _ids_in_other_months(cursor, transactions["transaction_id"])
-    clashes = transactions["transaction_id"].isin(taken.index)
-    log.warning("%d transaction ids are already loaded for other months", int(clashes.sum()))
     source = prepared.files["transactions"]
-    clashing = transactions[clashes]
-    quarantined = pd.DataFrame(
-        {
-            "partition_month": clashing["statement_month"].to_numpy(),
-            "dataset": source.dataset,
-            "source_file": str(source.path),
-            "line_number": clashing[LINE].to_numpy(),
-            "field_name": "transaction_id",
-            "reason": Reason.DUPLICATE_TRANSACTION_ID.value,
-            "detail": (
-                "transaction_id already loaded for month "
-                + clashing["transaction_id"].map(taken).astype(str)
-            ).to_numpy(),
-            "raw_line": source.raw_lines(clashing[LINE]),
-        }
-    )
-    prepared.transactions = transactions[~clashes]
+    frames = []
+    for ids, detail in (
+        (held, "transaction_id already loaded for month " + held.astype(str)),
+        (collated, "transaction_id equal to " + collated.astype(str) + " in the same month"),
+    ):
+        clashing = transactions[transactions["transaction_id"].isin(ids.index)]
+        if clashing.empty:
+            continue
+        frames.append(
+            pd.DataFrame(
+                {
+                    "partition_month": clashing["statement_month"].to_numpy(),
+                    "dataset": source.dataset,
+                    "source_file": str(source.path),
+                    "line_number": clashing[LINE].to_numpy(),
+                    "field_name": "transaction_id",
+                    "reason": Reason.DUPLICATE_TRANSACTION_ID.value,
+                    "detail": clashing["transaction_id"].map(detail).to_numpy(),
+                    "raw_line": source.raw_lines(clashing[LINE]),
+                }
+            )
+        )
+    quarantined = pd.concat(frames, ignore_index=True)
+    log.warning("%d transaction ids clash with stored ones: quarantined", len(quarantined))
+    keep = ~transactions["transaction_id"].isin(held.index.union(collated.index))
+    prepared.transactions = transactions[keep]
     prepared.quarantine = pd.concat([prepared.quarantine, quarantined], ignore_index=True)
     accepted = _bulk_load(
         cursor, "transactions", prepared.transactions[LOADED_TRANSACTION_COLUMNS], scratch
@@ -296,20 +398,20 @@ def _load_transactions(cursor, prepared: PreparedExtract, scratch: Path) -> None
         )
 
 
-def _ids_in_other_months(cursor, ids: pd.Series) -> pd.Series:
-    """Transaction ids already stored (necessarily under other months): id -> month."""
-    found: dict[str, str] = {}
-    values = ids.tolist()
-    for start in range(0, len(values), _ID_LOOKUP_BATCH):
-        batch = values[start : start + _ID_LOOKUP_BATCH]
-        marks = ", ".join(["%s"] * len(batch))
-        cursor.execute(
-            "select transaction_id, statement_month from transactions "
-            f"where transaction_id in ({marks})",
-            batch,
-        )
-        found.update(dict(cursor.fetchall()))
-    return pd.Series(found, dtype=object)
+def _collation_duplicates(cursor, transactions: pd.DataFrame) -> pd.Series:
+    """Sent ids the server skipped as duplicates: id -> the stored id it equals."""
+    months = sorted(transactions["statement_month"].unique())
+    cursor.execute(
+        "select transaction_id from transactions where statement_month in %s", (tuple(months),)
+    )
+    stored = pd.Index([row[0] for row in cursor.fetchall()])
+    skipped = transactions.loc[~transactions["transaction_id"].isin(stored), "transaction_id"]
+    folded = pd.Series(stored, index=stored.str.casefold())
+    return pd.Series(
+        skipped.str.casefold().map(lambda key: folded.get(key, "another id")).to_numpy(),
+        index=skipped.to_numpy(),
+        dtype=object,
+    )
 
 
 def _insert_quarantine(cursor, quarantine: pd.DataFrame) -> None:

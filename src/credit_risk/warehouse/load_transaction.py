@@ -108,6 +108,47 @@ def resolve_interrupted_loads(conn: MySQLdb.Connection, database: str) -> list[t
     return resolved
 
 
+def finish_decided_loads(conn: MySQLdb.Connection, database: str) -> list[str]:
+    """Commit the transactions branch of loads of ``database`` that were decided (their main
+    branch committed) but not finished; returns the ids finished.
+
+    Safe without the load lock: a decided load can only be committed, and a branch still
+    attached to the live process that prepared it refuses (that process commits it itself, a
+    moment later). Readers of the loaded tables call it when a month's ledger row and its
+    transactions disagree.
+    """
+    cursor = conn.cursor()
+    try:
+        cursor.execute("xa recover")
+    except MySQLdb.OperationalError as error:
+        log.warning("cannot list interrupted loads (XA RECOVER: %s)", error)
+        return []
+    prefix = xid_prefix(database).encode()
+    finished = []
+    for _format, gtrid_length, bqual_length, data in cursor.fetchall():
+        data = data if isinstance(data, bytes) else str(data).encode()
+        gtrid, bqual = data[:gtrid_length], data[gtrid_length : gtrid_length + bqual_length]
+        if not gtrid.startswith(prefix) or bqual.decode() != TRANSACTIONS:
+            continue
+        cursor.execute(
+            "select count(*) from load_commits where xa_transaction_id = %s", (gtrid.decode(),)
+        )
+        decided = cursor.fetchone()[0]
+        conn.commit()
+        if not decided:
+            continue
+        conn.autocommit(True)
+        try:
+            cursor.execute("xa commit %s, %s", (gtrid.decode(), bqual.decode()))
+            finished.append(gtrid.decode())
+            log.warning("finished the interrupted load %s (its transactions branch)", gtrid)
+        except MySQLdb.Error as error:  # still attached to its live process, or done already
+            log.info("load %s is finishing by itself (%s)", gtrid.decode(), error)
+        finally:
+            conn.autocommit(False)
+    return finished
+
+
 class LoadTransaction:
     """The XA transaction of one load: branch ``main`` on ``main_conn``, ``transactions`` on
     ``transactions_conn``."""

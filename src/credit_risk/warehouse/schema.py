@@ -1,0 +1,98 @@
+"""Create the warehouse's tables and views from the files in ``include/sql/``.
+
+Each table or view file holds one statement that creates one object, named like the file; a
+model file (``int_*``) holds the query that computes one month of a published table (see
+``warehouse.build``). Creating objects changes no published data.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable
+from pathlib import Path
+
+import MySQLdb
+
+from credit_risk import catalog
+from credit_risk.settings import SQL_DIR, Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+
+def sql_path(name: str, sql_dir: Path = SQL_DIR) -> Path:
+    """The file that creates (or computes) object ``name``."""
+    return sql_dir / f"{name}.sql"
+
+
+def read_sql(name: str, sql_dir: Path = SQL_DIR) -> str:
+    """The statement in ``include/sql/<name>.sql``, without its trailing semicolon."""
+    path = sql_path(name, sql_dir)
+    if not path.is_file():
+        raise FileNotFoundError(f"no SQL file for {name!r}: expected {path}")
+    return path.read_text(encoding="utf-8").strip().rstrip(";")
+
+
+_DECLARED_KEY = re.compile(r"^\s*key\s+(?P<name>\w+)\s*\((?P<columns>[^)]*)\)", re.I | re.M)
+
+
+def declared_indexes(name: str, sql_dir: Path = SQL_DIR) -> dict[str, str]:
+    """The secondary keys ``include/sql/<name>.sql`` declares: index name -> column list."""
+    return {
+        found["name"]: found["columns"].strip()
+        for found in _DECLARED_KEY.finditer(read_sql(name, sql_dir))
+    }
+
+
+def create_tables(cursor, names: Iterable[str]) -> None:
+    """Create tables from their files, and bring existing ones up to the keys the files declare.
+
+    ``create table if not exists`` leaves a table that exists as it is, so a warehouse created by
+    an earlier version would never get a key added to a file later; this adds it (online DDL:
+    readers keep reading). DDL commits implicitly: call it before a transaction starts.
+    """
+    names = list(names)
+    cursor.execute(
+        "select table_name from information_schema.tables "
+        "where table_schema = database() and table_name in %s",
+        (tuple(names),),
+    )
+    existing = {table.lower() for (table,) in cursor.fetchall()}
+    for name in names:
+        if name.lower() not in existing:  # one query instead of a no-op DDL per table
+            cursor.execute(read_sql(name))
+    cursor.execute(
+        "select table_name, index_name from information_schema.statistics "
+        "where table_schema = database() and table_name in %s",
+        (tuple(names),),
+    )
+    present = {(table.lower(), index.lower()) for table, index in cursor.fetchall()}
+    for name in names:
+        for index, columns in declared_indexes(name).items():
+            if (name.lower(), index.lower()) not in present:
+                log.info("adding key %s (%s) to %s", index, columns, name)
+                cursor.execute(f"alter table {name} add key {index} ({columns})")
+
+
+def ensure_tables(conn: MySQLdb.Connection) -> None:
+    """Create the pipeline's tables if they do not exist (DDL: commits implicitly)."""
+    create_tables(conn.cursor(), catalog.TABLES)
+
+
+def create_views(cursor) -> list[str]:
+    """Create or replace the published views (thin views over the published tables)."""
+    for name in catalog.PUBLISHED_VIEWS:
+        cursor.execute(read_sql(name))
+    return list(catalog.PUBLISHED_VIEWS)
+
+
+def refresh_thresholds(cursor, settings: Settings | None = None) -> None:
+    """Write the risk thresholds the models read from the settings (one row, ``current``)."""
+    settings = settings or get_settings()
+    cursor.execute(
+        "insert into risk_thresholds (threshold_set, high_risk_ratio, medium_risk_ratio) "
+        "values ('current', %s, %s) on duplicate key update "
+        "high_risk_ratio = values(high_risk_ratio), medium_risk_ratio = values(medium_risk_ratio), "
+        "updated_at = current_timestamp",
+        (settings.high_risk_ratio, settings.medium_risk_ratio),
+    )
