@@ -1,12 +1,14 @@
 -- Model: the published_customer_month rows of one month (%(month)s), built by a refresh into
--- its candidate table ({customer_month}). A customer-month exists when the customer has a
--- statement or a transaction that month. The rolling averages are over calendar months: the
--- months before come from the five months back (%(month_5)s .. %(month_1)s), read from the
--- build's own rows for months it rebuilds (from %(build_first_month)s on), else from the
--- published table; a month without a row counts as zero spend, and a customer with no row in
--- the months back averages over the months since their first one (the first month's average
--- is its spend). Segments compare the exact balance with the thresholds in risk_thresholds,
--- never the rounded percentage (the seed's "between 50 and 79" sent 79.5% to Low).
+-- its candidate table ({customer_month}). A customer-month exists when the customer had a
+-- statement or spend that month or in one of the five months before: a gap of up to five
+-- months gets zero-spend rows (the seed skipped them, which shifted every average after a
+-- gap), and an account that goes quiet leaves the monthly views after five months. The rolling
+-- averages are over calendar months: the months before come from the five months back
+-- (%(month_5)s .. %(month_1)s), read from the build's own rows for months it rebuilds (from
+-- %(build_first_month)s on), else from the published table; they average the months since the
+-- customer's first row within the window (the first month's average is its spend). Segments
+-- compare the exact balance with the thresholds in risk_thresholds, never the rounded
+-- percentage (the seed's "between 50 and 79" sent 79.5% to Low).
 with
 
 statements_in as (
@@ -30,17 +32,12 @@ spend_in as (
     group by customer_id
 ),
 
-customers_in as (
-    select customer_id from statements_in
-    union distinct
-    select customer_id from spend_in
-),
-
 months_back as (
     select
         customer_id,
         month,
-        monthly_spend
+        monthly_spend,
+        has_statement
     from published_customer_month
     where
         month between %(month_5)s and %(month_1)s
@@ -49,9 +46,19 @@ months_back as (
     select
         customer_id,
         month,
-        monthly_spend
+        monthly_spend,
+        has_statement
     from {customer_month}
     where month between %(month_5)s and %(month_1)s
+),
+
+customers_in as (
+    select customer_id from statements_in
+    union distinct
+    select customer_id from spend_in
+    union distinct
+    select customer_id from months_back
+    where has_statement or monthly_spend <> 0
 ),
 
 windows as (

@@ -114,13 +114,27 @@ def generate(
     months: Annotated[int, typer.Option(min=1)] = 12,
     start: Annotated[str, typer.Option(help="First month, YYYY-MM.")] = "2024-01",
     seed: int = 42,
+    transactions_per_month: Annotated[
+        float | None,
+        typer.Option(
+            min=0.1,
+            help="realistic: mean transactions a customer attempts a month (default 5.5, about "
+            "3.9 authorised); monthly spend stays the same.",
+        ),
+    ] = None,
 ) -> None:
     """Generate card-account data (legacy: bank_transactions.csv; realistic: three files)."""
     if profile not in ("legacy", "realistic"):
         raise typer.BadParameter("use legacy or realistic", param_hint="--profile")
     start = _month(start) or start
     counts = pipeline.generate(
-        profile, out, customers=customers, months=months, start=start, seed=seed
+        profile,
+        out,
+        customers=customers,
+        months=months,
+        start=start,
+        seed=seed,
+        transactions_per_month=transactions_per_month,
     )
     for name, rows in counts.items():
         console.print(f"wrote {out / name}: {rows} rows")

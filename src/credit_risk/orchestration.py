@@ -16,8 +16,8 @@ from credit_risk.contract import ExtractRefusedError
 from credit_risk.months import month_of
 from credit_risk.quality.errors import ValidationFailedError
 from credit_risk.settings import get_settings
-from credit_risk.warehouse.db import resolve_warehouse
 from credit_risk.warehouse.build import load_build
+from credit_risk.warehouse.db import resolve_warehouse
 from credit_risk.warehouse.ledger import MonthBlockedError
 from credit_risk.warehouse.load import load_extract
 from credit_risk.warehouse.publish import SUPERSEDED_OUTCOME as SUPERSEDED
@@ -200,39 +200,14 @@ def summarize_month(month: str, conn_id: str) -> dict[str, int]:
 @fail_without_retry_on_bad_data
 def detect_anomalies(month: str, conn_id: str, run_id: str) -> dict:
     """Flag the month's spending anomalies from the published data, then check the flags."""
-    from credit_risk.analytics.anomalies import detect_anomalies as detect
-    from credit_risk.quality.analytics_suite import validate_anomalies
-    from credit_risk.quality.runner import validate_and_record
-
-    warehouse = resolve_warehouse(conn_id=conn_id)
-    detect(warehouse, month)
-    return _outcome(
-        validate_and_record(lambda: validate_anomalies(warehouse, month), warehouse, run_id)
-    )
+    return _outcome(pipeline.detect_anomalies(resolve_warehouse(conn_id=conn_id), month, run_id))
 
 
 @fail_without_retry_on_bad_data
 def score_customers(month: str, conn_id: str, run_id: str) -> dict:
     """Score every customer's chance of turning high-risk next month, then check the scores."""
-    from credit_risk.analytics.model import SCORED
-    from credit_risk.analytics.model import score_customers as score
-    from credit_risk.quality.analytics_suite import validate_scores
-    from credit_risk.quality.runner import validate_and_record
-
-    warehouse = resolve_warehouse(conn_id=conn_id)
-    run = score(warehouse, month)
-    log.info(
-        "model run for %s: %s (%s), %d scored, out-of-time AUC %s vs logistic %s",
-        month,
-        run.status,
-        run.detail or run.model_version,
-        run.n_scored,
-        run.champion_auc,
-        run.baseline_auc,
-    )
-    if run.status != SCORED:
+    run, result = pipeline.score_customers(resolve_warehouse(conn_id=conn_id), month, run_id)
+    if result is None:
         # too little labelled history yet (the first months): nothing to check, nothing to page
         return {"month": month, "status": run.status, "detail": run.detail}
-    return _outcome(
-        validate_and_record(lambda: validate_scores(warehouse, month), warehouse, run_id)
-    )
+    return _outcome(result)

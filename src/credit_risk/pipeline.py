@@ -47,17 +47,33 @@ class MonthNotGeneratedError(ValueError):
 
 
 def generate(
-    profile: str, out_dir: Path, *, customers: int, months: int, start: str, seed: int
+    profile: str,
+    out_dir: Path,
+    *,
+    customers: int,
+    months: int,
+    start: str,
+    seed: int,
+    transactions_per_month: float | None = None,
 ) -> dict[str, int]:
-    """Write a generated extract to ``out_dir``; returns rows per file."""
+    """Write a generated extract to ``out_dir``; returns rows per file.
+
+    ``transactions_per_month`` (realistic only) sets the portfolio's density; None keeps the
+    generator's default.
+    """
     validate_month(start)
     if profile == "legacy":
         return generate_legacy(out_dir, customers=customers, months=months, start=start, seed=seed)
     if profile == "realistic":
         from credit_risk.generate.realistic import generate_realistic
 
+        density = (
+            {}
+            if transactions_per_month is None
+            else {"transactions_per_month": transactions_per_month}
+        )
         return generate_realistic(
-            out_dir, customers=customers, months=months, start=start, seed=seed
+            out_dir, customers=customers, months=months, start=start, seed=seed, **density
         )
     raise ValueError(f"unknown profile {profile!r}: use legacy or realistic")
 
@@ -402,6 +418,44 @@ def run(
             validations.append(check_published(warehouse, built, run_id))
         published = publish_build(warehouse, built, run_id, validate=validate)
     return RunReport(report, validations, published)
+
+
+def detect_anomalies(warehouse: Warehouse, month: str, run_id: str = "cli") -> SuiteResult:
+    """Flag the month's spending anomalies from the published data, then check the flags.
+
+    Reads the month and the baseline months before it only.
+    """
+    from credit_risk.analytics.anomalies import detect_anomalies as detect
+    from credit_risk.quality.analytics_suite import validate_anomalies
+
+    detect(warehouse, month)
+    return validate_and_record(lambda: validate_anomalies(warehouse, month), warehouse, run_id)
+
+
+def score_customers(warehouse: Warehouse, month: str, run_id: str = "cli"):
+    """Score every customer's chance of turning high-risk next month, then check the scores.
+
+    Returns:
+        The model run and the scores' suite result (None when the run was skipped: too little
+        labelled history yet, nothing to check).
+    """
+    from credit_risk.analytics.model import SCORED
+    from credit_risk.analytics.model import score_customers as score
+    from credit_risk.quality.analytics_suite import validate_scores
+
+    run = score(warehouse, month)
+    log.info(
+        "model run for %s: %s (%s), %d scored, out-of-time AUC %s vs logistic %s",
+        month,
+        run.status,
+        run.detail or run.model_version,
+        run.n_scored,
+        run.champion_auc,
+        run.baseline_auc,
+    )
+    if run.status != SCORED:
+        return run, None
+    return run, validate_and_record(lambda: validate_scores(warehouse, month), warehouse, run_id)
 
 
 def segment_summary(warehouse: Warehouse, month: str | None = None) -> pd.DataFrame:

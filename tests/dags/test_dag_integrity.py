@@ -71,14 +71,16 @@ def test_task_graph(dag):
     ]
     analytics = ["detect_anomalies", "score_customers"]
     # every gate sits between the step it checks and the next; analytics read what was
-    # published; the extract (its month) feeds every task but build_views
+    # published; the extract (its month) feeds every task up to build_views, whose build (its
+    # id and months) feeds the published gate and the publication
     expected = set(itertools.pairwise(order))
+    expected |= {("build_views", "publish_views")}
     expected |= {("publish_views", task_id) for task_id in analytics}
     expected |= {(task_id, "summarize_risk") for task_id in analytics}
     expected |= {
         ("prepare_extract", task_id)
         for task_id in [*order, *analytics, "summarize_risk"]
-        if task_id != "build_views"
+        if task_id not in ("validate_published", "publish_views")
     }
     assert edges == expected
 

@@ -128,9 +128,7 @@ def test_refreshes_and_out_of_order_reloads_equal_a_full_rebuild(db_url, drops):
     assert spend == original
 
 
-def test_a_failed_month_is_never_published_by_the_good_months_after_it(
-    db_url, drops, tmp_path
-):
+def test_a_failed_month_is_never_published_by_the_good_months_after_it(db_url, drops, tmp_path):
     warehouse = warehouse_from_url(db_url)
     for month in MONTHS[:3]:
         pipeline.run(warehouse, drops[month], month)
@@ -236,15 +234,21 @@ def test_two_runs_of_one_month_at_once_both_end_well(db_url, drops, caplog):
     def run_june() -> None:
         try:
             outcomes.append(pipeline.run(warehouse, drops["2024-06"], "2024-06", run_id="twin"))
-        except Exception as error:  # noqa: BLE001 (the test asserts there is none)
+        except Exception as error:
             outcomes.append(error)
 
-    with caplog.at_level(logging.WARNING, logger="credit_risk.pipeline"):
-        runs = [threading.Thread(target=run_june) for _ in range(2)]
-        for thread in runs:
-            thread.start()
-        for thread in runs:
-            thread.join()
+    # Airflow's logging setup (imported by other tests) may stop propagation: listen directly
+    logger = logging.getLogger("credit_risk.pipeline")
+    logger.addHandler(caplog.handler)
+    try:
+        with caplog.at_level(logging.WARNING, logger="credit_risk.pipeline"):
+            runs = [threading.Thread(target=run_june) for _ in range(2)]
+            for thread in runs:
+                thread.start()
+            for thread in runs:
+                thread.join()
+    finally:
+        logger.removeHandler(caplog.handler)
     assert [type(outcome).__name__ for outcome in outcomes] == ["RunReport", "RunReport"]
     assert "another run of 2024-06 is in progress" in caplog.text
     assert candidate_tables(db_url) == []

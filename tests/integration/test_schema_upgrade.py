@@ -15,8 +15,8 @@ from credit_risk import catalog
 from credit_risk.generate.realistic import generate_realistic
 from credit_risk.pipeline import run
 from credit_risk.settings import SQL_DIR
-from credit_risk.warehouse.build import declared_indexes, read_sql
 from credit_risk.warehouse.db import warehouse_from_url
+from credit_risk.warehouse.schema import declared_indexes, read_sql
 from tests.conftest import execute, query
 
 pytestmark = pytest.mark.integration
@@ -57,7 +57,7 @@ def test_an_old_published_table_gets_the_new_keys_and_keeps_them_through_publica
     run(warehouse_from_url(db_url), tmp_path, validate=False)
 
     assert set(NEW_KEYS) <= keys(db_url, "published_customer_month")
-    # the published table is the swapped-in candidate: it was created like the upgraded table
+    # the candidates are created like the upgraded table, and their rows reach it
     assert query(db_url, "select count(distinct month) from published_customer_month") == [(3,)]
     for table in catalog.SNAPSHOTS:
         assert set(declared_indexes(table)) <= keys(db_url, table), table

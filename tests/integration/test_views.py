@@ -239,9 +239,15 @@ def test_a_gap_between_statements_still_gets_a_spend_row_and_counts_in_the_avera
 def test_a_month_without_transactions_has_zero_spend(edges):
     rows = query(
         edges,
-        "select month, monthly_spend from monthly_customer_spend where customer_id = 'E2'",
+        "select month, monthly_spend from monthly_customer_spend where customer_id = 'E2' "
+        "order by month",
     )
-    assert rows == [("2024-01", Decimal("0.00"))]
+    # E2's only statement is January's; the months after it (within five) are rows of zero
+    # spend without a statement, so the averages run down instead of stopping
+    assert rows == [(month, Decimal("0.00")) for month in ("2024-01", "2024-02", "2024-03")]
+    assert query(edges, "select month from risk_segmentation where customer_id = 'E2'") == [
+        ("2024-01",)
+    ]
 
 
 def test_one_utilization_row_per_statement_not_per_transaction(edges):

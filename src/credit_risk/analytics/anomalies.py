@@ -42,8 +42,8 @@ from pydantic import model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from credit_risk.months import add_months, validate_month
-from credit_risk.warehouse.schema import create_tables
 from credit_risk.warehouse.db import Warehouse, connect
+from credit_risk.warehouse.schema import create_tables
 
 KEY = ["customer_id", "month"]
 TABLE = "spend_anomalies"

@@ -44,6 +44,7 @@ CUSTOMER_MONTH_COLUMNS = [
     "has_statement",
 ]
 TRANSACTION_COLUMNS = ["customer_id", "month", "transaction_amount", "transaction_type"]
+TOTAL_COLUMNS = ["txn_count", "cash_count", "cash_amount", "charge_amount"]
 
 FULL, PARTIAL, MINIMUM, MISSED = 0, 1, 2, 3
 """Ordinal payment behaviour read back from the statements (0 is best, 3 is a missed minimum)."""
@@ -83,45 +84,110 @@ FEATURES: list[str] = [
 """Model inputs, in the order the models see them (also recorded with every training run)."""
 
 
-def load_published(warehouse: Warehouse) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Read the two published snapshot tables, only the columns the features need.
+_TOTALS_SQL = """
+select
+    customer_id,
+    month,
+    count(*) as txn_count,
+    sum(transaction_type = 'cash_advance') as cash_count,
+    sum(case when transaction_type = 'cash_advance' then transaction_amount else 0 end)
+        as cash_amount,
+    sum(case when transaction_type in ('cash_advance', 'purchase') then transaction_amount
+        else 0 end) as charge_amount
+from published_transactions
+where month between :first and :last
+group by customer_id, month
+"""
+"""Per customer-month transaction totals, summed by the server: a model run reads one row per
+customer-month instead of every transaction of its window."""
+
+
+def load_published(
+    warehouse: Warehouse, first: str | None = None, last: str | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series]:
+    """Read the published months ``first`` .. ``last`` (all when None), only what the features
+    need.
 
     Returns:
-        ``(customer_months, transactions)`` as :func:`build_features` takes them.
+        ``(customer_months, totals, prior_statements)``: the customer-months, their transaction
+        totals (see :func:`transaction_totals`), and each customer's statement months before
+        ``first`` (so ``history_months`` counts the whole history without reading it).
     """
+    first, last = first or "0000-01", last or "9999-12"
     engine = warehouse.engine()
     try:
         with engine.connect() as conn:
             customer_months = pd.read_sql(
                 sa.text(
-                    f"select {', '.join(CUSTOMER_MONTH_COLUMNS)} from published_customer_month"
+                    f"select {', '.join(CUSTOMER_MONTH_COLUMNS)} from published_customer_month "
+                    "where month between :first and :last"
                 ),
                 conn,
+                params={"first": first, "last": last},
             )
-            transactions = pd.read_sql(
-                sa.text(f"select {', '.join(TRANSACTION_COLUMNS)} from published_transactions"),
+            totals = pd.read_sql(sa.text(_TOTALS_SQL), conn, params={"first": first, "last": last})
+            prior = pd.read_sql(
+                sa.text(
+                    "select customer_id, count(*) as statements from published_customer_month "
+                    "where month < :first and has_statement group by customer_id"
+                ),
                 conn,
+                params={"first": first},
             )
     finally:
         engine.dispose()
-    return customer_months, transactions
+    totals[TOTAL_COLUMNS] = totals[TOTAL_COLUMNS].astype(float)
+    return customer_months, totals, prior.set_index("customer_id")["statements"].astype(float)
+
+
+def transaction_totals(transactions: pd.DataFrame) -> pd.DataFrame:
+    """Per customer-month: transaction count, cash advances (count, amount), charges.
+
+    Args:
+        transactions: Rows shaped like ``published_transactions`` (``TRANSACTION_COLUMNS``).
+    """
+    kind = transactions["transaction_type"].astype(str)
+    amount = pd.to_numeric(transactions["transaction_amount"], errors="coerce").astype(float)
+    is_cash = (kind == "cash_advance").to_numpy()
+    is_charge = is_cash | (kind == "purchase").to_numpy()
+    return (
+        pd.DataFrame(
+            {
+                "customer_id": transactions["customer_id"].to_numpy(),
+                "month": transactions["month"].astype(str).to_numpy(),
+                "txn_count": 1.0,
+                "cash_count": is_cash.astype(float),
+                "cash_amount": np.where(is_cash, amount, 0.0),
+                "charge_amount": np.where(is_charge, amount, 0.0),
+            }
+        )
+        .groupby(KEY, as_index=False)
+        .sum()
+    )
 
 
 def load_history(
-    warehouse: Warehouse, high_risk_pct: float = HIGH_RISK_UTILIZATION_PCT
+    warehouse: Warehouse,
+    high_risk_pct: float = HIGH_RISK_UTILIZATION_PCT,
+    *,
+    first_month: str | None = None,
+    last_month: str | None = None,
 ) -> pd.DataFrame:
     """Features and next-month label of every published customer-month with a statement.
 
     Args:
-        warehouse: Where the published snapshot is.
+        warehouse: Where the published data is.
         high_risk_pct: Utilization (percent) that counts as High Risk in the label.
+        first_month / last_month: Read only these months (all when None). The features of a
+            month read the 5 months before it: rows before ``first_month + 5`` have shortened
+            windows, so callers read 5 months more than they use.
 
     Returns:
         One row per customer-month: ``KEY``, ``FEATURES``, ``utilization_pct`` (for stability
         monitoring) and ``label`` (NaN where the next month is not published yet).
     """
-    customer_months, transactions = load_published(warehouse)
-    features = build_features(customer_months, transactions)
+    customer_months, totals, prior = load_published(warehouse, first_month, last_month)
+    features = build_features(customer_months, totals=totals, prior_statements=prior)
     labels = customer_months[KEY].assign(
         **{LABEL: label_next_month(customer_months, high_risk_pct).to_numpy()}
     )
@@ -129,7 +195,13 @@ def load_history(
     return features.merge(utilization, on=KEY, how="left").merge(labels, on=KEY, how="left")
 
 
-def build_features(customer_months: pd.DataFrame, transactions: pd.DataFrame) -> pd.DataFrame:
+def build_features(
+    customer_months: pd.DataFrame,
+    transactions: pd.DataFrame | None = None,
+    *,
+    totals: pd.DataFrame | None = None,
+    prior_statements: pd.Series | None = None,
+) -> pd.DataFrame:
     """One row of ``FEATURES`` per customer-month with a statement, from that month and earlier.
 
     Pure: no database, no clock. Months are calendar months: a customer-month missing from the
@@ -138,14 +210,19 @@ def build_features(customer_months: pd.DataFrame, transactions: pd.DataFrame) ->
 
     Args:
         customer_months: Rows shaped like ``published_customer_month`` (``CUSTOMER_MONTH_COLUMNS``).
-        transactions: Rows shaped like ``published_transactions`` (``TRANSACTION_COLUMNS``).
+        transactions: Rows shaped like ``published_transactions`` (``TRANSACTION_COLUMNS``), or
+            instead ``totals``: their :func:`transaction_totals`.
+        prior_statements: Statement months of each customer before the first month given
+            (``history_months`` counts from there); none when omitted.
 
     Returns:
         ``KEY`` + ``FEATURES``, sorted by customer and month. Features that need history the
         customer does not have yet (a first statement has no previous minimum due) are NaN.
     """
+    if totals is None:
+        totals = transaction_totals(transactions)
     grid = _month_grid(customer_months)
-    grid = _with_transaction_totals(grid, transactions)
+    grid = _with_transaction_totals(grid, totals)
     features = pd.concat(
         [
             grid[KEY],
@@ -154,7 +231,7 @@ def build_features(customer_months: pd.DataFrame, transactions: pd.DataFrame) ->
             _payment_features(grid),
             _delinquency_features(grid),
             _cash_advance_features(grid),
-            _context_features(grid),
+            _context_features(grid, prior_statements),
         ],
         axis=1,
     )
@@ -244,30 +321,11 @@ def _month_grid(customer_months: pd.DataFrame) -> pd.DataFrame:
     return grid
 
 
-def _with_transaction_totals(grid: pd.DataFrame, transactions: pd.DataFrame) -> pd.DataFrame:
-    """Per customer-month: transaction count, cash advances (count, amount), charges."""
-    kind = transactions["transaction_type"].astype(str)
-    amount = pd.to_numeric(transactions["transaction_amount"], errors="coerce").astype(float)
-    is_cash = (kind == "cash_advance").to_numpy()
-    is_charge = is_cash | (kind == "purchase").to_numpy()
-    totals = (
-        pd.DataFrame(
-            {
-                "customer_id": transactions["customer_id"].to_numpy(),
-                "month": transactions["month"].astype(str).to_numpy(),
-                "txn_count": 1.0,
-                "cash_count": is_cash.astype(float),
-                "cash_amount": np.where(is_cash, amount, 0.0),
-                "charge_amount": np.where(is_charge, amount, 0.0),
-            }
-        )
-        .groupby(KEY, as_index=False)
-        .sum()
-    )
-    grid = grid.merge(totals, on=KEY, how="left")
-    columns = ["txn_count", "cash_count", "cash_amount", "charge_amount"]
+def _with_transaction_totals(grid: pd.DataFrame, totals: pd.DataFrame) -> pd.DataFrame:
+    """The month's transaction totals on each grid row."""
+    grid = grid.merge(totals[[*KEY, *TOTAL_COLUMNS]], on=KEY, how="left")
     # A statement month without a published transaction had none; without a statement: unknown.
-    grid[columns] = grid[columns].fillna(0.0).where(grid["has_statement"], np.nan)
+    grid[TOTAL_COLUMNS] = grid[TOTAL_COLUMNS].fillna(0.0).where(grid["has_statement"], np.nan)
     return grid
 
 
@@ -393,10 +451,12 @@ def _cash_advance_features(grid: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def _context_features(grid: pd.DataFrame) -> pd.DataFrame:
+def _context_features(grid: pd.DataFrame, prior: pd.Series | None) -> pd.DataFrame:
     """Limit size and how many statement months the customer has so far (history depth)."""
     statements = grid["has_statement"].astype(float)
     history = statements.groupby(grid["customer_id"], sort=False).cumsum()
+    if prior is not None and len(prior):
+        history = history + grid["customer_id"].map(prior).fillna(0.0).to_numpy()
     return pd.DataFrame(
         {
             "log_credit_limit": np.log1p(grid["credit_limit"].clip(lower=0)),

@@ -47,8 +47,8 @@ from threadpoolctl import threadpool_limits
 
 from credit_risk.analytics.features import FEATURES, KEY, LABEL, load_history
 from credit_risk.months import add_months, validate_month
-from credit_risk.warehouse.schema import create_tables
 from credit_risk.warehouse.db import Warehouse, connect
+from credit_risk.warehouse.schema import create_tables
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +109,8 @@ REFRESH_SCORED_CUSTOMER_MONTH = (
 (the dashboard's export in probability order), in the same transaction."""
 
 SCORED, SKIPPED = "scored", "skipped"
+FEATURE_LOOKBACK_MONTHS = 5
+"""Months before a row its features read (the 6-month windows)."""
 
 PSI_EPSILON = 0.0001
 """Stand-in share of an empty bucket, as in the published suite's utilization PSI."""
@@ -133,6 +135,10 @@ class ModelSettings(BaseSettings):
         validation_months: Months before the test window that choose the champion and the
             threshold.
         min_train_months: Fewest months left for fitting; with less history a run is skipped.
+        window_months: The labelled months a run learns from, at most: the latest ones before
+            the scored month (fitting, validation and test together). A run reads only them
+            and the 5 months before (the features' windows), so its cost does not grow with
+            the history, and the model follows the portfolio as it changes.
         threshold: ``"f1"`` (the cut maximizing F1 on the validation months) or a probability.
         min_auc_gain: Validation AUC the challenger must add over the baseline to become the
             champion; ties go to the explainable baseline.
@@ -152,6 +158,7 @@ class ModelSettings(BaseSettings):
     test_months: int = 2
     validation_months: int = 1
     min_train_months: int = 2
+    window_months: int = 12
     threshold: str = "f1"
     min_auc_gain: float = 0.0
     max_iter: int = 200
@@ -167,6 +174,11 @@ class ModelSettings(BaseSettings):
         """Refuse window sizes and thresholds that cannot work."""
         if self.test_months < 1 or self.validation_months < 1 or self.min_train_months < 1:
             raise ValueError("model test, validation and minimum train months must be >= 1")
+        if self.window_months < self.min_labelled_months:
+            raise ValueError(
+                f"CREDIT_RISK_MODEL_WINDOW_MONTHS={self.window_months} leaves fewer than the "
+                f"{self.min_labelled_months} labelled months a run needs"
+            )
         if self.threshold != "f1" and not 0.0 < float(self.threshold) < 1.0:
             raise ValueError(f"model threshold must be 'f1' or in (0, 1), got {self.threshold}")
         return self
@@ -557,16 +569,32 @@ def score_customers(
         ValueError: When ``month`` has no published statements.
     """
     settings = settings or ModelSettings()
-    history = load_history(warehouse)
+    month = validate_month(month) if month else _latest_published_month(warehouse)
+    history = load_history(
+        warehouse,
+        first_month=add_months(month, -(settings.window_months + FEATURE_LOOKBACK_MONTHS)),
+        last_month=month,
+    )
     months = published_months(history)
-    if not months:
-        raise ValueError("nothing is published yet: run the pipeline first")
-    month = validate_month(month) if month else months[-1]
     if month not in months:
-        raise ValueError(f"month {month} has no published statements ({months[0]}..{months[-1]})")
+        raise ValueError(f"month {month} has no published statements")
     run, predictions = _score_month(history, month, settings, _previous_scores(warehouse, month))
     _record(warehouse, run, predictions)
     return run
+
+
+def _latest_published_month(warehouse: Warehouse) -> str:
+    engine = warehouse.engine()
+    try:
+        with engine.connect() as conn:
+            latest = conn.execute(
+                sa.text("select max(month) from published_customer_month where has_statement")
+            ).scalar()
+    finally:
+        engine.dispose()
+    if latest is None:
+        raise ValueError("nothing is published yet: run the pipeline first")
+    return latest
 
 
 def score_all_months(warehouse: Warehouse, settings: ModelSettings | None = None) -> list[ModelRun]:
@@ -595,7 +623,7 @@ def _score_month(
     Returns:
         The run and the month's rows of high_risk_predictions (None when skipped).
     """
-    labelled = labelled_months_before(history, month)
+    labelled = labelled_months_before(history, month)[-settings.window_months :]
     utilization_psi = _utilization_psi(history, month)
     if len(labelled) < settings.min_labelled_months:
         detail = (

@@ -5,9 +5,9 @@ the candidate snapshot and quarantined raw lines, which may contain data that ne
 validation. The dashboard's user sees the published objects and nothing else.
 
 Checked on MariaDB 10.11: a user with SELECT on a view alone can read it (views run with the
-definer's rights, ``SQL SECURITY DEFINER``, the default); grants are kept by name, so they
-are unaffected by publications, which replace rows, not tables; and a table must exist before SELECT on
-it can be granted (error 1146), so the optional tables are granted once they exist.
+definer's rights, ``SQL SECURITY DEFINER``, the default); publications replace rows, never
+tables, so grants stay; and a table must exist before SELECT on it can be granted (error 1146),
+so the optional tables are granted once they exist.
 """
 
 from __future__ import annotations

@@ -317,6 +317,7 @@ def generate_realistic(
     seed: int = 42,
     chunk_size: int = 5000,
     anomaly_rate: float = 0.02,
+    transactions_per_month: float = _MEAN_TRANSACTIONS,
 ) -> dict[str, int]:
     """Write the three extract files and labels.csv into out_dir; return row counts.
 
@@ -335,6 +336,10 @@ def generate_realistic(
             labels.csv. Anomalies the card declines are not labelled, so labels.csv holds less
             than this share (about 0.65-0.75 of it for the default portfolio; see
             docs/data_contract.md).
+        transactions_per_month: Mean card transactions a customer attempts in a month, before
+            seasonality and declines (the default gives about 3.9 authorised). A denser
+            portfolio gets smaller baskets in proportion, so a customer's monthly spend, and
+            with it the risk mix, stays the same; only the number of rows changes.
 
     Returns:
         Data rows written (header excluded) per file name.
@@ -345,6 +350,10 @@ def generate_realistic(
     """
     _check_arguments(customers, months, seed, chunk_size)
     _check_rate(anomaly_rate)
+    if not 0 < transactions_per_month <= 1_000:
+        raise ValueError(
+            f"transactions_per_month must be in (0, 1000], got {transactions_per_month}"
+        )
     cal = _calendar(start, months)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -355,7 +364,14 @@ def generate_realistic(
         (out_dir / name).write_text(",".join(header) + "\n", encoding="utf-8")
     rows = dict.fromkeys(names, 0)
     for first in range(0, customers, chunk_size):
-        chunk = _simulate(seed, first, min(chunk_size, customers - first), cal, anomaly_rate)
+        chunk = _simulate(
+            seed,
+            first,
+            min(chunk_size, customers - first),
+            cal,
+            anomaly_rate,
+            transactions_per_month,
+        )
         frames = (chunk.customers, chunk.statements, chunk.transactions, chunk.labels)
         for name, frame in zip(names, frames, strict=True):
             _append_csv(frame, out_dir / name)
@@ -416,12 +432,17 @@ def _calendar(start: str, months: int) -> _Calendar:
 
 
 def _simulate(
-    seed: int, first: int, count: int, cal: _Calendar, anomaly_rate: float
+    seed: int,
+    first: int,
+    count: int,
+    cal: _Calendar,
+    anomaly_rate: float,
+    mean_transactions: float = _MEAN_TRANSACTIONS,
 ) -> SimulatedChunk:
     """Draw, derive, run the accounts and shape the four tables for one chunk."""
-    draws = _draw_chunk(seed, first, count, cal)
+    draws = _draw_chunk(seed, first, count, cal, mean_transactions)
     profile = _profile(draws, cal)
-    txns = _candidate_transactions(draws, profile, cal)
+    txns = _candidate_transactions(draws, profile, cal, _MEAN_TRANSACTIONS / mean_transactions)
     injected = _anomaly_transactions(seed, first, draws, profile, cal, anomaly_rate)
     txns = _merge(txns, injected, len(cal.months))
     accounts = _run_accounts(profile, draws.monthly_u, txns, cal)
@@ -442,7 +463,9 @@ def _customer_rng(seed: int, index: int) -> np.random.Generator:
     return np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(index,))))
 
 
-def _draw_chunk(seed: int, first: int, count: int, cal: _Calendar) -> _Draws:
+def _draw_chunk(
+    seed: int, first: int, count: int, cal: _Calendar, mean_transactions: float
+) -> _Draws:
     """Draw every random number of the chunk, a handful of vector calls per customer.
 
     The layout is fixed per customer (statics, then monthly values, then transactions), so a
@@ -469,7 +492,7 @@ def _draw_chunk(seed: int, first: int, count: int, cal: _Calendar) -> _Draws:
         monthly_u[local] = uniforms[_STATIC_UNIFORMS:].reshape(_MONTHLY_UNIFORMS, months)
         static_z[local] = normals[:_STATIC_NORMALS]
         stress_z[local] = normals[_STATIC_NORMALS:]
-        rate = _MEAN_TRANSACTIONS * np.exp(_TRANSACTION_RATE_SPREAD * normals[2] + rate_shift)
+        rate = mean_transactions * np.exp(_TRANSACTION_RATE_SPREAD * normals[2] + rate_shift)
         monthly = np.minimum(rng.poisson(rate * season), _MAX_TRANSACTIONS_PER_MONTH)
         counts[local] = monthly
         total = int(monthly.sum())
@@ -570,7 +593,9 @@ def _stress_paths(
     return before, path
 
 
-def _candidate_transactions(draws: _Draws, profile: _Profile, cal: _Calendar) -> _Transactions:
+def _candidate_transactions(
+    draws: _Draws, profile: _Profile, cal: _Calendar, basket_scale: float = 1.0
+) -> _Transactions:
     """Shape the drawn transactions; authorisation against the limit happens later, by month."""
     n_customers, months = draws.counts.shape
     per_cell = draws.counts.ravel()
@@ -586,7 +611,12 @@ def _candidate_transactions(draws: _Draws, profile: _Profile, cal: _Calendar) ->
     category = np.where(is_cash, _CASH_CATEGORY, category)
     channel = np.where(is_cash, _ATM_CHANNEL, channel)
     amount = _transaction_amount(
-        kind, category, profile.spend_scale[customer], profile.limit[customer], stress, z
+        kind,
+        category,
+        basket_scale * profile.spend_scale[customer],
+        profile.limit[customer],
+        stress,
+        z,
     )
     fee = np.where(
         is_cash, np.maximum(_CASH_FEE_FLOOR_CENTS, np.rint(_CASH_FEE_SHARE * amount)), 0

@@ -15,7 +15,8 @@ when the checks then show it loaded exactly the rows a checked load would have:
 - the contract quarantined no transaction row and found no malformed line;
 - the file is plain (``CsvFile.plain_line_end``: no quotes, no padded values, one kind of line
   end), so the server's split at commas and line ends gives exactly the checked values;
-- the server accepted one row per checked row, with no warning.
+- the server accepted one row per checked row, with no warning;
+- no id it loaded is held by another month (``transaction_ids``).
 
 Otherwise the transaction is rolled back to the savepoint and the load writes the checked rows
 the ordinary way, so the result never depends on whether the early load was used.
@@ -36,6 +37,7 @@ import pyarrow.csv as pacsv
 from credit_risk.contract import MONTH_PATTERN, OPTIONAL_COLUMNS, TRANSACTION_COLUMNS
 from credit_risk.extract import PreparedExtract, detect_kind
 from credit_risk.warehouse.db import Warehouse, connect_args
+from credit_risk.warehouse.transaction_ids import find_clashes
 
 log = logging.getLogger(__name__)
 
@@ -212,6 +214,8 @@ class EarlyTransactionLoad:
                 f"the server accepted {self.accepted} of {len(prepared.transactions)} rows "
                 f"with {self.warnings} warnings"
             )
+        if not reasons and len(find_clashes(self.conn.cursor(), prepared.partition_months)):
+            reasons.append("some transaction ids are held by other months")
         self.kept = not reasons
         if reasons:
             log.info("loading the checked transactions instead of the early load: %s", reasons[0])

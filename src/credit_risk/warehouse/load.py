@@ -290,11 +290,7 @@ def _write(
     audit = _audit(prepared)
     transactions_cursor = transactions_conn.cursor()
     months = prepared.partition_months
-    kept = early is not None and early.usable(prepared)
-    if kept and len(find_clashes(transactions_cursor, months)):
-        log.info("loading the checked transactions instead: some ids are held by other months")
-        kept = early.kept = False
-    if not kept:
+    if early is None or not early.usable(prepared):
         if early is not None and early.savepoint_set:
             transactions_cursor.execute(f"rollback to savepoint {SAVEPOINT}")
         clear_transaction_months(transactions_cursor, months)
