@@ -13,5 +13,5 @@ test:   ## lint + every test layer (what CI runs)
 bench:  ## load benchmark: project path vs pandas.to_sql vs the CLI's LOAD DATA
 	bash -c 'source scripts/setup.sh && python benchmarks/load_benchmark.py'
 
-bench-build:  ## snapshot build: the servers' 16 MB temporary tables vs the project's setting
+bench-build:  ## full rebuild: the servers' 16 MB temporary tables vs the project's setting
 	bash -c 'source scripts/setup.sh && python benchmarks/build_benchmark.py'

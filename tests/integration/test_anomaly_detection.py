@@ -104,6 +104,20 @@ def test_one_month_replaces_only_that_month_with_the_same_rows(detected):
     assert query(db_url, ROWS + ORDER) == rows
 
 
+def test_every_month_alone_gives_the_rows_of_the_whole_history(detected):
+    """A month scored alone reads its baseline window and the server's sums of its
+    transactions (counts, median purchase); it gives exactly what scoring everything does."""
+    db_url, _, rows = detected
+    flagged = 0
+    for month in MONTHS:
+        written = detect_anomalies(warehouse_from_url(db_url), month)
+        flagged += int(written["is_anomaly"].sum())
+        expected = [row for row in rows if row[1] == month]
+        assert query(db_url, ROWS + " where month = %s" + ORDER, (month,)) == expected, month
+    assert flagged == sum(1 for row in rows if row[6])
+    assert flagged > 0
+
+
 def test_labels_are_never_loaded(published):
     db_url, folder = published
     assert (folder / LABELS_FILE).is_file()

@@ -8,15 +8,17 @@ created ``like`` the published table, any later snapshot).
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
-from credit_risk import catalog
+from credit_risk import catalog, pipeline
 from credit_risk.generate.realistic import generate_realistic
+from credit_risk.months import month_range
 from credit_risk.pipeline import run
 from credit_risk.settings import SQL_DIR
-from credit_risk.warehouse.db import warehouse_from_url
-from credit_risk.warehouse.schema import declared_indexes, read_sql
+from credit_risk.warehouse.db import connect, warehouse_from_url
+from credit_risk.warehouse.schema import declared_indexes, ensure_tables, read_sql
 from tests.conftest import execute, query
 
 pytestmark = pytest.mark.integration
@@ -61,3 +63,113 @@ def test_an_old_published_table_gets_the_new_keys_and_keeps_them_through_publica
     assert query(db_url, "select count(distinct month) from published_customer_month") == [(3,)]
     for table in catalog.SNAPSHOTS:
         assert set(declared_indexes(table)) <= keys(db_url, table), table
+
+
+# --- the layout before month partitions and the ledger -----------------------------------------
+
+SCHEMA_V1 = Path(__file__).resolve().parents[1] / "data" / "schema_v1"
+"""include/sql of the earlier layout (commit 0193cda), for the tables the upgrade changes."""
+UNCHANGED = (
+    "customers",
+    "load_audit",
+    "validation_runs",
+    "risk_thresholds",
+    "published_portfolio_month",
+    "published_utilization_buckets",
+    "published_credit_limit_month",
+)
+PUBLISHED = {
+    "published_customer_month": "customer_id, month",
+    "published_transactions": "transaction_id",
+    "published_portfolio_month": "month, risk_category",
+    "published_utilization_buckets": "month, bucket_floor_pct",
+    "published_credit_limit_month": "month, credit_limit",
+    "published_customer_latest": "customer_id",
+}
+
+
+def database(db_url: str) -> str:
+    return query(db_url, "select database()")[0][0]
+
+
+def test_a_warehouse_of_the_earlier_layout_is_upgraded_in_place(new_db_url, tmp_path):
+    generate_realistic(tmp_path / "full", customers=250, months=4, start="2024-01", seed=9)
+    drops = {
+        month: pipeline.slice_month(tmp_path / "full", month, tmp_path / month)
+        for month in month_range("2024-01", 4)
+    }
+    reference = new_db_url()
+    for month in list(drops)[:3]:
+        pipeline.run(warehouse_from_url(reference), drops[month], month)
+    # the same warehouse as the earlier version left it
+    old = new_db_url()
+    source = database(reference)
+    for path in sorted(SCHEMA_V1.glob("*.sql")):  # the tables the upgrade changes
+        execute(old, path.read_text(encoding="utf-8").strip().rstrip(";"))
+    for name in UNCHANGED:
+        execute(old, read_sql(name))
+    for name in (*UNCHANGED, "statements", "transactions", "published_transactions"):
+        execute(old, f"insert into {name} select * from `{source}`.{name}")
+    columns = ", ".join(
+        row[0]
+        for row in query(
+            reference,
+            "select column_name from information_schema.columns where table_schema = database() "
+            "and table_name = 'published_customer_month' order by ordinal_position",
+        )
+    )
+    execute(
+        old,
+        f"insert into published_customer_month ({columns}, is_latest_statement) "
+        f"select {', '.join('rows_.' + c.strip() for c in columns.split(','))}, "
+        "latest.customer_id is not null "
+        f"from `{source}`.published_customer_month as rows_ "
+        f"left join `{source}`.published_customer_latest as latest "
+        "on latest.customer_id = rows_.customer_id and latest.month = rows_.month",
+    )
+    execute(
+        old,
+        "insert into publications (run_month, latest_month, customer_month_rows, "
+        f"transaction_rows, published_by) select run_month, latest_month, customer_month_rows, "
+        f"transaction_rows, published_by from `{source}`.publications",
+    )
+    assert query(
+        old,
+        "select count(*) from information_schema.partitions where table_schema = "
+        "database() and partition_name is not null",
+    ) == [(0,)]
+
+    with connect(warehouse_from_url(old)) as conn:
+        ensure_tables(conn)
+
+    for table in (
+        "statements",
+        "transactions",
+        "published_customer_month",
+        "published_transactions",
+    ):
+        partitions = query(
+            old,
+            "select partition_name from information_schema.partitions "
+            "where table_schema = database() and table_name = %s order by 1",
+            (table,),
+        )
+        assert [name for (name,) in partitions] == ["p000000", "p202401", "p202402", "p202403"]
+    for table, order in PUBLISHED.items():
+        assert query(old, f"select * from {table} order by {order}") == query(
+            reference, f"select * from {table} order by {order}"
+        ), table
+    assert query(old, "select month, state from month_ledger order by month") == [
+        (month, "published") for month in list(drops)[:3]
+    ]
+    assert query(old, "select sum(transactions) from transaction_months") == query(
+        old, "select count(*) from transactions"
+    )
+    # and it works on: the next month builds alone and matches the warehouse that never aged
+    for db_url in (reference, old):
+        report = pipeline.run(warehouse_from_url(db_url), drops["2024-04"], "2024-04")
+        assert report.published.months == ["2024-04"]
+    for table, order in PUBLISHED.items():
+        assert query(old, f"select * from {table} order by {order}") == query(
+            reference, f"select * from {table} order by {order}"
+        ), table

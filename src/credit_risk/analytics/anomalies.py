@@ -183,18 +183,32 @@ def trailing_stats(
     low = np.maximum(group_start, position - window)
     count = (position - low).astype(float)
     # Centred on each group's first value: the same variance, without the cancellation that
-    # large equal amounts would otherwise cause in sum-of-squares arithmetic.
+    # large equal amounts would otherwise cause in sum-of-squares arithmetic. The running sums
+    # restart with each group, so a row's figures depend on its own group's rows only (the
+    # same whether the frame holds one month's window or the whole history).
     centred = values - values[group_start] if n else values
-    sums = np.r_[0.0, np.cumsum(centred)]
-    squares = np.r_[0.0, np.cumsum(centred * centred)]
-    total = sums[position] - sums[low]
-    total_sq = squares[position] - squares[low]
+    total = _group_prefix(centred, group_start, position) - _group_prefix(
+        centred, group_start, low
+    )
+    squares = centred * centred
+    total_sq = _group_prefix(squares, group_start, position) - _group_prefix(
+        squares, group_start, low
+    )
     with np.errstate(invalid="ignore", divide="ignore"):
         centred_mean = np.where(count > 0, total / count, np.nan)
         variance = (total_sq - count * centred_mean * centred_mean) / (count - 1)
         std = np.where(count > 1, np.sqrt(np.clip(variance, 0.0, None)), np.nan)
     mean = centred_mean + (values[group_start] if n else 0.0)
     return count.astype(np.int64), mean, std
+
+
+def _group_prefix(values: np.ndarray, group_start: np.ndarray, upto: np.ndarray) -> np.ndarray:
+    """Sum of ``values[group_start[i] : upto[i]]`` for each row ``i``, summed within groups."""
+    if not values.size:
+        return values
+    inclusive = pd.Series(values).groupby(group_start).cumsum().to_numpy()
+    before = np.where(upto > 0, inclusive[np.maximum(upto - 1, 0)], 0.0)
+    return np.where(upto > group_start, before, 0.0)
 
 
 def monthly_transaction_counts(transactions: pd.DataFrame, small_amount: float) -> pd.DataFrame:
@@ -308,7 +322,12 @@ def _sliding_sum(values: np.ndarray, window: int) -> np.ndarray:
 
 
 def customer_month_features(
-    customer_months: pd.DataFrame, transactions: pd.DataFrame, settings: AnomalySettings
+    customer_months: pd.DataFrame,
+    transactions: pd.DataFrame,
+    settings: AnomalySettings,
+    *,
+    counts: pd.DataFrame | None = None,
+    medians: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Spend history and transaction features of every customer-month, with prior baselines.
 
@@ -318,6 +337,9 @@ def customer_month_features(
         transactions: Rows of ``published_transactions`` (``customer_id``, ``month``,
             ``transaction_date``, ``transaction_amount``, ``transaction_type``, ``channel``).
         settings: Thresholds (the windows and what counts as small or large).
+        counts: The monthly counts of :func:`monthly_transaction_counts`, computed elsewhere
+            (by the server); ``transactions`` then needs only the months to score.
+        medians: The baselines of :func:`prior_median_purchase`, computed elsewhere.
 
     Returns:
         One row per customer-month, sorted by customer and month, with ``history_months``,
@@ -328,7 +350,8 @@ def customer_month_features(
     frame = customer_months.sort_values(KEY, ignore_index=True).copy()
     frame["monthly_spend"] = frame["monthly_spend"].astype(float)
     frame["credit_limit"] = pd.to_numeric(frame["credit_limit"], errors="coerce").astype(float)
-    counts = monthly_transaction_counts(transactions, settings.small_amount)
+    if counts is None:
+        counts = monthly_transaction_counts(transactions, settings.small_amount)
     frame = frame.merge(counts, on=KEY, how="left")
     for column in ("small_online_count", "cash_count", "cash_amount"):
         frame[column] = frame[column].fillna(0)
@@ -339,7 +362,8 @@ def customer_month_features(
     for column in ("small_online_count", "cash_count", "cash_amount"):
         _, usual, _ = trailing_stats(frame[column].to_numpy(float), groups, window)
         frame[f"usual_{column}"] = np.nan_to_num(usual)
-    medians = prior_median_purchase(transactions, frame["month"], window)
+    if medians is None:
+        medians = prior_median_purchase(transactions, frame["month"], window)
     frame = frame.merge(medians, on=KEY, how="left")
     frame["large_threshold"] = np.fmax(
         settings.large_purchase_multiple * frame["median_purchase"],
@@ -458,6 +482,7 @@ def score_customer_months(
     customer_months: pd.DataFrame,
     transactions: pd.DataFrame,
     settings: AnomalySettings | None = None,
+    **aggregates: pd.DataFrame,
 ) -> pd.DataFrame:
     """Run every detector on every customer-month.
 
@@ -466,6 +491,8 @@ def score_customer_months(
             :func:`customer_month_features`), all months a baseline may need.
         transactions: Rows of ``published_transactions`` for the same months.
         settings: Thresholds; ``AnomalySettings()`` when None.
+        aggregates: ``counts`` and ``medians`` computed by the server (see
+            :func:`customer_month_features`).
 
     Returns:
         The features plus ``z_score``, one boolean column per detector (named as in
@@ -474,7 +501,7 @@ def score_customer_months(
         history ..." when the customer is too new, else None) and ``model_version``.
     """
     settings = settings or AnomalySettings()
-    frame = customer_month_features(customer_months, transactions, settings)
+    frame = customer_month_features(customer_months, transactions, settings, **aggregates)
     frame["z_score"], frame[SPEND_ZSCORE] = spend_zscore(frame, settings)
     frame[LARGE_PURCHASE_BURST] = large_purchase_burst(frame, settings)
     frame[SMALL_ONLINE_BURST] = small_online_burst(frame, settings)
@@ -616,27 +643,102 @@ def _month_filter(first: str | None, last: str | None) -> tuple[str, dict[str, s
     return (" where " + " and ".join(clauses) if clauses else ""), params
 
 
+_COUNTS_SQL = """
+select
+    customer_id,
+    month,
+    sum(
+        transaction_type = 'purchase' and channel = 'online'
+        and transaction_amount between 0.01 and :small_amount
+    ) as small_online_count,
+    sum(transaction_type = 'cash_advance') as cash_count,
+    sum(case when transaction_type = 'cash_advance' then transaction_amount else 0 end)
+        as cash_amount
+from published_transactions
+where month between :first and :last
+group by customer_id, month
+"""
+"""``monthly_transaction_counts``, summed by the server."""
+
+_MEDIAN_SQL = """
+select customer_id, avg(transaction_amount) as median_purchase
+from (
+    select
+        customer_id,
+        transaction_amount,
+        row_number() over (partition by customer_id order by transaction_amount) as position,
+        count(*) over (partition by customer_id) as purchases
+    from published_transactions
+    where month between :first and :last and transaction_type = 'purchase'
+) as ranked
+where position in (floor((purchases + 1) / 2), floor(purchases / 2) + 1)
+group by customer_id
+"""
+"""Each customer's median purchase over ``first`` .. ``last`` (the middle one, or the mean of
+the middle two), as ``prior_median_purchase``: window functions both MySQL 8 and MariaDB have."""
+
+
+def read_month(
+    warehouse: Warehouse, month: str, settings: AnomalySettings
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, pd.DataFrame]]:
+    """What scoring ``month`` needs, and no more: the customer-months of the month and its
+    baseline window, the month's own transactions, and the window's counts and median purchase
+    summed up by the server (a year of transactions never reaches this process).
+    """
+    first = add_months(month, -settings.baseline_months)
+    engine = warehouse.engine()
+    try:
+        with engine.connect() as conn:
+            window = {"first": first, "last": month}
+            customer_months = pd.read_sql(
+                sa.text(_CUSTOMER_MONTH_SQL + " where month between :first and :last"),
+                conn,
+                params=window,
+            )
+            transactions = pd.read_sql(
+                sa.text(_TRANSACTION_SQL + " where month = :month"), conn, params={"month": month}
+            )
+            counts = pd.read_sql(
+                sa.text(_COUNTS_SQL),
+                conn,
+                params={**window, "small_amount": settings.small_amount},
+            )
+            medians = pd.read_sql(
+                sa.text(_MEDIAN_SQL),
+                conn,
+                params={"first": first, "last": add_months(month, -1)},
+            )
+    finally:
+        engine.dispose()
+    counts = counts.astype(
+        {"small_online_count": np.int64, "cash_count": np.int64, "cash_amount": float}
+    )
+    medians = medians.assign(month=month).astype({"median_purchase": float})
+    return customer_months, transactions, {"counts": counts, "medians": medians}
+
+
 def detect_anomalies(
     warehouse: Warehouse, month: str | None = None, settings: AnomalySettings | None = None
 ) -> pd.DataFrame:
-    """Score the published snapshot and replace ``month``'s rows of spend_anomalies.
+    """Score the published data and replace ``month``'s rows of spend_anomalies.
 
-    Reads the baseline months before ``month`` as well (the history every baseline needs) but
-    writes only ``month``; with ``month=None`` it scores and writes every published month. The
-    delete and the inserts run in one database transaction, so a rerun gives the same rows and
-    readers never see a half-written month.
+    For one month it reads that month and the baseline months before it only, with the
+    baseline's transactions summed up by the server (``read_month``), so its cost is a year's
+    customer-months and one month's transactions, whatever the history. With ``month=None`` it
+    scores and writes every published month. The delete and the inserts run in one database
+    transaction, so a rerun gives the same rows and readers never see a half-written month.
 
     Returns:
         The rows written, with the ``TABLE_COLUMNS`` columns.
     """
     settings = settings or AnomalySettings()
-    first = None
-    if month is not None:
+    if month is None:
+        customer_months, transactions = read_published(warehouse)
+        scored = score_customer_months(customer_months, transactions, settings)
+    else:
         month = validate_month(month)
-        first = add_months(month, -settings.baseline_months)
-    customer_months, transactions = read_published(warehouse, first, month)
-    scored = score_customer_months(customer_months, transactions, settings)
-    if month is not None:
+        customer_months, transactions, aggregates = read_month(warehouse, month, settings)
+        scored = score_customer_months(customer_months, transactions, settings, **aggregates)
         scored = scored[scored["month"] == month]
     rows = table_rows(scored)
     write_spend_anomalies(warehouse, rows, month)
