@@ -26,7 +26,13 @@ statements_in as (
 spend_in as (
     select
         customer_id,
-        sum(amount) as monthly_spend
+        sum(amount) as monthly_spend,
+        count(*) as transaction_count,
+        sum(transaction_type = 'cash_advance') as cash_advance_count,
+        sum(case when transaction_type = 'cash_advance' then amount else 0 end)
+            as cash_advance_amount,
+        sum(case when transaction_type in ('cash_advance', 'purchase') then amount else 0 end)
+            as charge_amount
     from transactions
     where statement_month = %(month)s
     group by customer_id
@@ -88,6 +94,10 @@ customer_months as (
         statements_in.minimum_due,
         statements_in.days_past_due,
         cast(coalesce(spend_in.monthly_spend, 0) as decimal(14, 2)) as monthly_spend,
+        cast(coalesce(spend_in.cash_advance_amount, 0) as decimal(14, 2)) as cash_advance_amount,
+        cast(coalesce(spend_in.charge_amount, 0) as decimal(14, 2)) as charge_amount,
+        coalesce(spend_in.transaction_count, 0) as transaction_count,
+        coalesce(spend_in.cash_advance_count, 0) as cash_advance_count,
         coalesce(windows.spend_2_back, 0) as spend_2_back,
         coalesce(windows.spend_5_back, 0) as spend_5_back,
         case
@@ -120,6 +130,10 @@ final as (
         customer_months.minimum_due,
         customer_months.days_past_due,
         customer_months.has_statement,
+        customer_months.transaction_count,
+        customer_months.cash_advance_count,
+        customer_months.cash_advance_amount,
+        customer_months.charge_amount,
         %(month)s as month,
         cast(
             round(
@@ -178,5 +192,9 @@ select
     payment_amount,
     minimum_due,
     days_past_due,
-    has_statement
+    has_statement,
+    transaction_count,
+    cash_advance_count,
+    cash_advance_amount,
+    charge_amount
 from final

@@ -1,7 +1,9 @@
 -- The published data at customer-month grain, one partition per month. Readers reach it only
 -- through the published views; a refresh builds the months it changes in candidate tables of
 -- the same shape, validates them and replaces exactly those months in one transaction, so
--- readers see the months as they were or as they are now, never a mix.
+-- readers see the months as they were or as they are now, never a mix. The month's
+-- transaction counts and amounts (all, cash advances, charges: purchases and cash) are kept
+-- here so the analytics read a year of customer-months, never a year of transactions.
 -- The secondary keys serve the dashboard: a month's segment in spend, utilization or
 -- days-past-due order, so its at-risk table reads one page instead of the whole segment; the
 -- utilization one also carries every column of the at-risk CSV export, which then reads
@@ -20,6 +22,10 @@ create table if not exists published_customer_month (
     minimum_due decimal(14, 2) null,
     days_past_due int null,
     has_statement boolean not null,
+    transaction_count int not null,
+    cash_advance_count int not null,
+    cash_advance_amount decimal(14, 2) not null,
+    charge_amount decimal(14, 2) not null,
     primary key (customer_id, month),
     key ix_published_customer_month_month (month, risk_category),
     key ix_published_customer_month_spend (month, monthly_spend),

@@ -126,3 +126,62 @@ def test_a_lost_warehouse_connection_is_retried(gated_dag, monkeypatch, alert_ch
     assert states["load_month"][0] == "upstream_failed"
     assert len(alert_channels.smtp.messages) == 1  # paged once, after the last retry
     assert "cannot reach the warehouse" in alert_channels.smtp.messages[0].body
+
+
+def test_a_good_month_after_a_failed_one_is_blocked_until_the_fix_publishes_both(
+    airflow_home, db_url, settings_env, monkeypatch, tmp_path, alert_channels
+):
+    """The incremental refresh in the real DAG: February fails its gate; March, though good,
+    is blocked (its rolling windows read February) and fails at once naming February; the fixed
+    February's run publishes February and March; March's own rerun then has nothing to do."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    full = tmp_path / "full"
+    generate_realistic(full, customers=300, months=3, start="2024-01", seed=21)
+    drops = tmp_path / "drops"
+    for month in ("2024-01", "2024-02", "2024-03"):
+        pipeline.slice_month(full, month, drops / month)
+    good_february = tmp_path / "good-february"
+    shutil.copytree(drops / "2024-02", good_february)
+    shift_balances(drops / "2024-02")
+    monkeypatch.setenv("AIRFLOW_CONN_CREDIT_RISK_MYSQL", db_url)
+    settings_env(
+        source=str(drops / "{month}"),
+        data_dir=tmp_path / "data",
+        data_docs_dir=tmp_path / "data_docs",
+    )
+    dag = DagBag(dag_folder=str(REPO_ROOT / "dags")).dags[DAG_ID]
+
+    assert run_month(dag, "2024-01").state == "success"
+    assert run_month(dag, "2024-02").state == "failed"
+    march = run_month(dag, "2024-03")
+    assert march.state == "failed"
+    states = task_states(march)
+    assert states["validate_loaded"][0] == "success"  # March itself is fine
+    assert states["build_views"] == ("failed", 1)  # blocked: no retries
+    assert states["publish_views"][0] == "upstream_failed"
+    assert {row[1] for row in query(db_url, PUBLISHED_SEGMENTS)} == {"2024-01"}
+    blocked = alert_channels.smtp.messages[-1].body
+    assert "2024-03 is blocked: 2024-02" in blocked and "failed validate_published" in blocked
+    assert dict(query(db_url, "select month, state from month_ledger")) == {
+        "2024-01": "published",
+        "2024-02": "failed",
+        "2024-03": "validated",
+    }
+
+    shutil.rmtree(drops / "2024-02")
+    shutil.copytree(good_february, drops / "2024-02")
+    fixed = run_month(dag, "2024-02")
+    assert fixed.state == "success"
+    published = fixed.get_task_instance("publish_views").xcom_pull(task_ids="publish_views")
+    assert published["months"] == ["2024-02", "2024-03"]
+    assert {row[1] for row in query(db_url, PUBLISHED_SEGMENTS)} == {
+        "2024-01",
+        "2024-02",
+        "2024-03",
+    }
+    rerun = run_month(dag, "2024-03")
+    assert rerun.state == "success"
+    assert rerun.get_task_instance("publish_views").xcom_pull(task_ids="publish_views")[
+        "outcome"
+    ] in ("already published", "published")

@@ -42,6 +42,7 @@ from pydantic import model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from credit_risk.months import add_months, validate_month
+from credit_risk.settings import get_settings
 from credit_risk.warehouse.db import Warehouse, connect
 from credit_risk.warehouse.schema import create_tables
 
@@ -187,9 +188,7 @@ def trailing_stats(
     # restart with each group, so a row's figures depend on its own group's rows only (the
     # same whether the frame holds one month's window or the whole history).
     centred = values - values[group_start] if n else values
-    total = _group_prefix(centred, group_start, position) - _group_prefix(
-        centred, group_start, low
-    )
+    total = _group_prefix(centred, group_start, position) - _group_prefix(centred, group_start, low)
     squares = centred * centred
     total_sq = _group_prefix(squares, group_start, position) - _group_prefix(
         squares, group_start, low
@@ -482,6 +481,8 @@ def score_customer_months(
     customer_months: pd.DataFrame,
     transactions: pd.DataFrame,
     settings: AnomalySettings | None = None,
+    *,
+    only_month: str | None = None,
     **aggregates: pd.DataFrame,
 ) -> pd.DataFrame:
     """Run every detector on every customer-month.
@@ -491,6 +492,7 @@ def score_customer_months(
             :func:`customer_month_features`), all months a baseline may need.
         transactions: Rows of ``published_transactions`` for the same months.
         settings: Thresholds; ``AnomalySettings()`` when None.
+        only_month: Score only this month's rows (the others are its baselines).
         aggregates: ``counts`` and ``medians`` computed by the server (see
             :func:`customer_month_features`).
 
@@ -502,6 +504,8 @@ def score_customer_months(
     """
     settings = settings or AnomalySettings()
     frame = customer_month_features(customer_months, transactions, settings, **aggregates)
+    if only_month is not None:
+        frame = frame[frame["month"] == only_month].reset_index(drop=True)
     frame["z_score"], frame[SPEND_ZSCORE] = spend_zscore(frame, settings)
     frame[LARGE_PURCHASE_BURST] = large_purchase_burst(frame, settings)
     frame[SMALL_ONLINE_BURST] = small_online_burst(frame, settings)
@@ -643,22 +647,16 @@ def _month_filter(first: str | None, last: str | None) -> tuple[str, dict[str, s
     return (" where " + " and ".join(clauses) if clauses else ""), params
 
 
-_COUNTS_SQL = """
-select
-    customer_id,
-    month,
-    sum(
-        transaction_type = 'purchase' and channel = 'online'
-        and transaction_amount between 0.01 and :small_amount
-    ) as small_online_count,
-    sum(transaction_type = 'cash_advance') as cash_count,
-    sum(case when transaction_type = 'cash_advance' then transaction_amount else 0 end)
-        as cash_amount
+_SMALL_ONLINE_SQL = """
+select customer_id, month, count(*) as small_online_count
 from published_transactions
-where month between :first and :last
+where
+    month between :first and :last and transaction_type = 'purchase' and channel = 'online'
+    and transaction_amount between 0.01 and :small_amount
 group by customer_id, month
 """
-"""``monthly_transaction_counts``, summed by the server."""
+"""The small online purchases of ``monthly_transaction_counts``, counted by the server; its
+cash advances come with the customer-months (the build stores them)."""
 
 _MEDIAN_SQL = """
 select customer_id, avg(transaction_amount) as median_purchase
@@ -686,20 +684,25 @@ def read_month(
     summed up by the server (a year of transactions never reaches this process).
     """
     first = add_months(month, -settings.baseline_months)
-    engine = warehouse.engine()
+    engine = warehouse.engine(temp_table_mb=get_settings().build_temp_table_mb)
     try:
         with engine.connect() as conn:
             window = {"first": first, "last": month}
             customer_months = pd.read_sql(
-                sa.text(_CUSTOMER_MONTH_SQL + " where month between :first and :last"),
+                sa.text(
+                    _CUSTOMER_MONTH_SQL.replace(
+                        " from ", ", cash_advance_count, cash_advance_amount from ", 1
+                    )
+                    + " where month between :first and :last"
+                ),
                 conn,
                 params=window,
             )
             transactions = pd.read_sql(
                 sa.text(_TRANSACTION_SQL + " where month = :month"), conn, params={"month": month}
             )
-            counts = pd.read_sql(
-                sa.text(_COUNTS_SQL),
+            small_online = pd.read_sql(
+                sa.text(_SMALL_ONLINE_SQL),
                 conn,
                 params={**window, "small_amount": settings.small_amount},
             )
@@ -710,8 +713,15 @@ def read_month(
             )
     finally:
         engine.dispose()
-    counts = counts.astype(
-        {"small_online_count": np.int64, "cash_count": np.int64, "cash_amount": float}
+    counts = (
+        customer_months[KEY]
+        .assign(
+            cash_count=customer_months.pop("cash_advance_count").astype(np.int64),
+            cash_amount=customer_months.pop("cash_advance_amount").astype(float),
+        )
+        .merge(small_online, on=KEY, how="left")
+        .fillna({"small_online_count": 0})
+        .astype({"small_online_count": np.int64})
     )
     medians = medians.assign(month=month).astype({"median_purchase": float})
     return customer_months, transactions, {"counts": counts, "medians": medians}
@@ -738,8 +748,9 @@ def detect_anomalies(
     else:
         month = validate_month(month)
         customer_months, transactions, aggregates = read_month(warehouse, month, settings)
-        scored = score_customer_months(customer_months, transactions, settings, **aggregates)
-        scored = scored[scored["month"] == month]
+        scored = score_customer_months(
+            customer_months, transactions, settings, only_month=month, **aggregates
+        )
     rows = table_rows(scored)
     write_spend_anomalies(warehouse, rows, month)
     return rows

@@ -18,6 +18,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from credit_risk.months import parse_month
+from credit_risk.settings import get_settings
 from credit_risk.warehouse.db import Warehouse
 
 KEY = ["customer_id", "month"]
@@ -84,22 +85,15 @@ FEATURES: list[str] = [
 """Model inputs, in the order the models see them (also recorded with every training run)."""
 
 
-_TOTALS_SQL = """
-select
-    customer_id,
-    month,
-    count(*) as txn_count,
-    sum(transaction_type = 'cash_advance') as cash_count,
-    sum(case when transaction_type = 'cash_advance' then transaction_amount else 0 end)
-        as cash_amount,
-    sum(case when transaction_type in ('cash_advance', 'purchase') then transaction_amount
-        else 0 end) as charge_amount
-from published_transactions
-where month between :first and :last
-group by customer_id, month
-"""
-"""Per customer-month transaction totals, summed by the server: a model run reads one row per
-customer-month instead of every transaction of its window."""
+_TOTALS_FROM_CUSTOMER_MONTH = {
+    "transaction_count": "txn_count",
+    "cash_advance_count": "cash_count",
+    "cash_advance_amount": "cash_amount",
+    "charge_amount": "charge_amount",
+}
+"""The month's transaction totals, as the build stored them in ``published_customer_month``
+(column there -> name here): a model run reads one row per customer-month, never the
+transactions of its window."""
 
 
 def load_published(
@@ -114,18 +108,18 @@ def load_published(
         ``first`` (so ``history_months`` counts the whole history without reading it).
     """
     first, last = first or "0000-01", last or "9999-12"
-    engine = warehouse.engine()
+    engine = warehouse.engine(temp_table_mb=get_settings().build_temp_table_mb)
     try:
         with engine.connect() as conn:
             customer_months = pd.read_sql(
                 sa.text(
-                    f"select {', '.join(CUSTOMER_MONTH_COLUMNS)} from published_customer_month "
+                    f"select {', '.join(CUSTOMER_MONTH_COLUMNS)}, "
+                    f"{', '.join(_TOTALS_FROM_CUSTOMER_MONTH)} from published_customer_month "
                     "where month between :first and :last"
                 ),
                 conn,
                 params={"first": first, "last": last},
             )
-            totals = pd.read_sql(sa.text(_TOTALS_SQL), conn, params={"first": first, "last": last})
             prior = pd.read_sql(
                 sa.text(
                     "select customer_id, count(*) as statements from published_customer_month "
@@ -136,7 +130,11 @@ def load_published(
             )
     finally:
         engine.dispose()
+    totals = customer_months[[*KEY, *_TOTALS_FROM_CUSTOMER_MONTH]].rename(
+        columns=_TOTALS_FROM_CUSTOMER_MONTH
+    )
     totals[TOTAL_COLUMNS] = totals[TOTAL_COLUMNS].astype(float)
+    customer_months = customer_months[CUSTOMER_MONTH_COLUMNS]
     return customer_months, totals, prior.set_index("customer_id")["statements"].astype(float)
 
 

@@ -139,6 +139,10 @@ class ModelSettings(BaseSettings):
             the scored month (fitting, validation and test together). A run reads only them
             and the 5 months before (the features' windows), so its cost does not grow with
             the history, and the model follows the portfolio as it changes.
+        max_training_rows: Labelled customer-months a run learns from and is measured on, at
+            most: a larger window is sampled (the same share of every month, the same rows for
+            the same data), so a run's cost stops growing with the portfolio; the month being
+            scored is always scored whole.
         threshold: ``"f1"`` (the cut maximizing F1 on the validation months) or a probability.
         min_auc_gain: Validation AUC the challenger must add over the baseline to become the
             champion; ties go to the explainable baseline.
@@ -159,6 +163,7 @@ class ModelSettings(BaseSettings):
     validation_months: int = 1
     min_train_months: int = 2
     window_months: int = 12
+    max_training_rows: int = 300_000
     threshold: str = "f1"
     min_auc_gain: float = 0.0
     max_iter: int = 200
@@ -634,8 +639,9 @@ def _score_month(
         log.info("model run for %s skipped: %s", month, detail)
         return ModelRun(month, SKIPPED, detail=detail, utilization_psi=utilization_psi), None
     train_months, test_months = labelled[: -settings.test_months], labelled[-settings.test_months :]
-    models, evaluation = train_and_evaluate(history, train_months, test_months, settings)
-    champion = _fit(models[evaluation.champion], _labelled(history, labelled))
+    learning = _sample(_labelled(history, labelled), settings)
+    models, evaluation = train_and_evaluate(learning, train_months, test_months, settings)
+    champion = _fit(models[evaluation.champion], learning)
     rows = history[history["month"] == month]
     probability = np.clip(predict(champion, rows), 0.0, 1.0)
     version = model_version(evaluation.champion, labelled[-1], settings)
@@ -666,6 +672,16 @@ def _score_month(
         probability=probability, is_predicted_high_risk=is_predicted, model_version=version
     )
     return run, predictions.reset_index(drop=True)
+
+
+def _sample(rows: pd.DataFrame, settings: ModelSettings) -> pd.DataFrame:
+    """At most ``max_training_rows`` of the labelled rows: the same share of each month."""
+    if len(rows) <= settings.max_training_rows:
+        return rows
+    share = settings.max_training_rows / len(rows)
+    return rows.groupby("month", group_keys=False).sample(
+        frac=share, random_state=settings.random_state
+    )
 
 
 def _none_if_nan(value: float) -> float | None:

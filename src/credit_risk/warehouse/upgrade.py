@@ -9,7 +9,8 @@ it in place, keeping every row:
 1. partitions ``statements``, ``transactions``, ``published_customer_month`` and
    ``published_transactions`` by month (the two id-keyed tables get the month in their key;
    their ids were unique across months already);
-2. moves the latest-statement flag into ``published_customer_latest``;
+2. moves the latest-statement flag into ``published_customer_latest``, and adds the month's
+   transaction totals to ``published_customer_month`` (counted from ``published_transactions``);
 3. writes the ledger: every loaded month is ``published`` if readers see it (it passed every
    gate then), else ``validated`` if its last loaded suite passed after its load, else
    ``loaded``; and each month's transaction marker (count and id range).
@@ -123,6 +124,10 @@ def upgrade(cursor) -> None:
         )
         cursor.connection.commit()
         cursor.execute("alter table published_customer_month drop column is_latest_statement")
+    if _exists(cursor, "published_customer_month") and not _exists(
+        cursor, "published_customer_month", "transaction_count"
+    ):
+        _add_transaction_totals(cursor)
     for table, (column, key) in _PARTITIONED.items():
         _partition(cursor, table, column, key)
     if _exists(cursor, "publications") and not _exists(cursor, "publications", "months"):
@@ -131,6 +136,34 @@ def upgrade(cursor) -> None:
             "add column build_id bigint null after months"
         )
     _write_ledger(cursor)
+
+
+def _add_transaction_totals(cursor) -> None:
+    """The month's transaction counts and amounts the build now stores per customer-month."""
+    log.warning("upgrading published_customer_month: transaction totals per customer-month")
+    cursor.execute(
+        "alter table published_customer_month "
+        "add column transaction_count int not null default 0, "
+        "add column cash_advance_count int not null default 0, "
+        "add column cash_advance_amount decimal(14, 2) not null default 0, "
+        "add column charge_amount decimal(14, 2) not null default 0"
+    )
+    cursor.execute(
+        "update published_customer_month as rows_ inner join ("
+        "select customer_id, month, count(*) as transaction_count, "
+        "sum(transaction_type = 'cash_advance') as cash_advance_count, "
+        "sum(case when transaction_type = 'cash_advance' then transaction_amount else 0 end) "
+        "as cash_advance_amount, "
+        "sum(case when transaction_type in ('cash_advance', 'purchase') "
+        "then transaction_amount else 0 end) as charge_amount "
+        "from published_transactions group by customer_id, month) as totals "
+        "on totals.customer_id = rows_.customer_id and totals.month = rows_.month "
+        "set rows_.transaction_count = totals.transaction_count, "
+        "rows_.cash_advance_count = totals.cash_advance_count, "
+        "rows_.cash_advance_amount = totals.cash_advance_amount, "
+        "rows_.charge_amount = totals.charge_amount"
+    )
+    cursor.connection.commit()
 
 
 def _write_ledger(cursor) -> None:
