@@ -200,7 +200,7 @@ def _load(url: URL, database: str, folder: Path) -> None:
 def _sample_customers(url: URL, database: str, count: int) -> list[str]:
     with server_cursor(url, database) as cursor:
         cursor.execute(
-            "select customer_id from published_customer_month where is_latest_statement "
+            "select customer_id from published_customer_latest "
             "order by crc32(customer_id) limit %s",
             (count,),
         )

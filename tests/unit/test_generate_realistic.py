@@ -171,9 +171,12 @@ def test_transactions_are_valid_sorted_and_inside_their_month(frames):
     assert set(transactions["channel"]) <= set(CHANNELS)
     dates = pd.to_datetime(transactions["transaction_date"], format="%Y-%m-%d")
     assert dates.dt.strftime("%Y-%m").isin(month_range(SMALL["start"], SMALL["months"])).all()
-    # The id embeds the customer and the month, so dates can never wander out of theirs.
-    assert (transactions["transaction_id"].str[1:8] == transactions["customer_id"].str[1:]).all()
-    assert (transactions["transaction_id"].str[8:14] == dates.dt.strftime("%Y%m")).all()
+    # The id embeds the month and the customer, so dates can never wander out of theirs, and
+    # ids grow with time, as a card system issues them: every month's after the month before's
+    assert (transactions["transaction_id"].str[1:7] == dates.dt.strftime("%Y%m")).all()
+    assert (transactions["transaction_id"].str[7:14] == transactions["customer_id"].str[1:]).all()
+    by_month = transactions.groupby(dates.dt.strftime("%Y-%m"))["transaction_id"]
+    assert (by_month.min().iloc[1:].to_numpy() > by_month.max().iloc[:-1].to_numpy()).all()
     order = ["customer_id", "transaction_date", "transaction_id"]
     assert transactions.equals(transactions.sort_values(order, ignore_index=True))
 

@@ -982,8 +982,9 @@ def _transactions_frame(
     number = numbers[customer]
     # Already sorted by customer, month, day; number them 1.. in that order after declines.
     sequence = _grouped_cumsum(np.ones(customer.size, dtype=np.int64), number * 10_000 + month)
-    # T + customer (7 digits) + statement YYYYMM (6) + sequence (4): unique, chunk-free.
-    id_number = (number * 1_000_000 + cal.yyyymm[month]) * 10_000 + sequence
+    # T + statement YYYYMM (6) + customer (7 digits) + sequence (4): unique, chunk-free, and
+    # issued in time order like a card system's: each month's ids follow the month before's.
+    id_number = (cal.yyyymm[month] * 10_000_000 + number) * 10_000 + sequence
     dates = cal.first_day[month] + (txns.day[accepted] - 1).astype("timedelta64[D]")
     return pd.DataFrame(
         {
