@@ -6,24 +6,26 @@ The warehouse comes from ``--db-url`` or ``CREDIT_RISK_DB_URL``
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import pandas as pd
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from credit_risk import pipeline
-from credit_risk.contract import ExtractRefusedError
 from credit_risk.months import InvalidMonthError, validate_month
-from credit_risk.quality.errors import ValidationFailedError
-from credit_risk.quality.runner import SuiteResult
-from credit_risk.warehouse.db import Warehouse, WarehouseError, resolve_warehouse
-from credit_risk.warehouse.ledger import MonthBlockedError, MonthNotReadyError
-from credit_risk.warehouse.load import LoadReport, load_extract
-from credit_risk.warehouse.publish import Publication
+
+if TYPE_CHECKING:  # the commands import what they need: --help stays quick
+    import pandas as pd
+
+    from credit_risk.quality.errors import ValidationFailedError
+    from credit_risk.quality.runner import SuiteResult
+    from credit_risk.warehouse.db import Warehouse
+    from credit_risk.warehouse.load import LoadReport
+    from credit_risk.warehouse.publish import Publication
 
 app = typer.Typer(
     help="Monthly credit-risk monitoring of card customers.",
@@ -53,10 +55,14 @@ def _month(value: str | None) -> str | None:
 
 
 def _warehouse(db_url: str | None) -> Warehouse:
+    from credit_risk.warehouse.db import resolve_warehouse
+
     return resolve_warehouse(db_url=db_url)
 
 
 def _frame_table(frame: pd.DataFrame, title: str) -> Table:
+    import pandas as pd
+
     table = Table(title=title, title_justify="left")
     for column in frame.columns:
         numeric = pd.api.types.is_numeric_dtype(frame[column])
@@ -93,6 +99,38 @@ def _fail(error: Exception) -> None:
     raise typer.Exit(code=1)
 
 
+def _expected_errors() -> tuple[type[BaseException], ...]:
+    """Failures a user can act on: printed in one line, exit code 1."""
+    from credit_risk.contract import ExtractRefusedError
+    from credit_risk.warehouse.db import WarehouseError
+    from credit_risk.warehouse.ledger import MonthBlockedError, MonthNotReadyError
+
+    return (
+        ExtractRefusedError,
+        WarehouseError,
+        FileNotFoundError,
+        MonthBlockedError,
+        MonthNotReadyError,
+    )
+
+
+def _reported(command: Callable) -> Callable:
+    """Run a command; a failed gate prints its failures, an expected failure its message."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        from credit_risk.quality.errors import ValidationFailedError
+
+        try:
+            return command(*args, **kwargs)
+        except ValidationFailedError as error:
+            _fail_validation(error)
+        except _expected_errors() as error:
+            _fail(error)
+
+    return wrapper
+
+
 @app.callback()
 def main(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress.")] = False,
@@ -105,6 +143,7 @@ def main(
 
 
 @app.command()
+@_reported
 def generate(
     out: Annotated[Path, typer.Option("--out", help="Folder to write the extract to.")],
     profile: Annotated[str, typer.Option(help="legacy (the seed, byte for byte) or realistic.")] = (
@@ -124,6 +163,8 @@ def generate(
     ] = None,
 ) -> None:
     """Generate card-account data (legacy: bank_transactions.csv; realistic: three files)."""
+    from credit_risk import pipeline
+
     if profile not in ("legacy", "realistic"):
         raise typer.BadParameter("use legacy or realistic", param_hint="--profile")
     start = _month(start) or start
@@ -141,17 +182,16 @@ def generate(
 
 
 @app.command()
+@_reported
 def load(
     source: Annotated[Path, typer.Option("--source", help="Extract file or folder.")],
     month: MonthOption = None,
     db_url: DbUrl = None,
 ) -> None:
     """Load an extract, replacing the months it covers, and print the row accounting."""
-    try:
-        report = load_extract(_warehouse(db_url), source, _month(month))
-    except (ExtractRefusedError, WarehouseError, FileNotFoundError) as error:
-        _fail(error)
-    _print_load(report)
+    from credit_risk.warehouse.load import load_extract
+
+    _print_load(load_extract(_warehouse(db_url), source, _month(month)))
 
 
 def _print_publication(publication: Publication) -> None:
@@ -166,6 +206,7 @@ def _print_publication(publication: Publication) -> None:
 
 
 @app.command()
+@_reported
 def build(
     db_url: DbUrl = None,
     month: Annotated[
@@ -189,20 +230,17 @@ def build(
     ] = True,
 ) -> None:
     """Build the months a refresh changes, validate them and publish them."""
+    from credit_risk import pipeline
+
     warehouse = _warehouse(db_url)
-    try:
-        built = pipeline.build_refresh(warehouse, _month(month), full=full)
-        if validate:
-            _print_validation(pipeline.check_published(warehouse, built))
-        publication = pipeline.publish_build(warehouse, built, validate=validate)
-    except ValidationFailedError as error:
-        _fail_validation(error)
-    except (WarehouseError, MonthBlockedError, MonthNotReadyError) as error:
-        _fail(error)
-    _print_publication(publication)
+    built = pipeline.build_refresh(warehouse, _month(month), full=full)
+    if validate:
+        _print_validation(pipeline.check_published(warehouse, built))
+    _print_publication(pipeline.publish_build(warehouse, built, validate=validate))
 
 
 @app.command()
+@_reported
 def run(
     source: Annotated[Path, typer.Option("--source", help="Extract file or folder.")],
     month: MonthOption = None,
@@ -212,19 +250,10 @@ def run(
     ] = True,
 ) -> None:
     """Validate, load, build, validate, publish and summarize: the pipeline for one extract."""
+    from credit_risk import pipeline
+
     warehouse = _warehouse(db_url)
-    try:
-        report = pipeline.run(warehouse, source, _month(month), validate=validate)
-    except ValidationFailedError as error:
-        _fail_validation(error)
-    except (
-        ExtractRefusedError,
-        WarehouseError,
-        FileNotFoundError,
-        MonthBlockedError,
-        MonthNotReadyError,
-    ) as error:
-        _fail(error)
+    report = pipeline.run(warehouse, source, _month(month), validate=validate)
     _print_load(report.load)
     for result in report.validations:
         _print_validation(result)
@@ -236,6 +265,7 @@ def run(
 
 
 @app.command()
+@_reported
 def validate(
     stage: Annotated[str, typer.Option(help="input, loaded or published.")],
     month: Annotated[str, typer.Option("--month", help="YYYY-MM")],
@@ -248,70 +278,66 @@ def validate(
 
     The replacement for the seed's validate_risk.py, which printed counts and asserted nothing.
     """
+    from credit_risk import pipeline
+
     month = _month(month) or month
     warehouse = _warehouse(db_url)
-    try:
-        if stage == "input":
-            if source is None:
-                raise typer.BadParameter("the input stage needs --source", param_hint="--source")
-            result = pipeline.check_input(warehouse, source, month)
-        elif stage == "loaded":
-            result = pipeline.check_loaded(warehouse, month)
-        elif stage == "published":
-            result = pipeline.check_published_month(warehouse, month)
-        else:
-            raise typer.BadParameter("use input, loaded or published", param_hint="--stage")
-    except ValidationFailedError as error:
-        _fail_validation(error)
-    except (ExtractRefusedError, WarehouseError, FileNotFoundError, MonthNotReadyError) as error:
-        _fail(error)
+    if stage == "input":
+        if source is None:
+            raise typer.BadParameter("the input stage needs --source", param_hint="--source")
+        result = pipeline.check_input(warehouse, source, month)
+    elif stage == "loaded":
+        result = pipeline.check_loaded(warehouse, month)
+    elif stage == "published":
+        result = pipeline.check_published_month(warehouse, month)
+    else:
+        raise typer.BadParameter("use input, loaded or published", param_hint="--stage")
     _print_validation(result)
 
 
 @app.command()
+@_reported
 def report(month: MonthOption = None, db_url: DbUrl = None) -> None:
     """Print customers per risk segment and month (what validate_risk.py printed)."""
-    try:
-        summary = pipeline.segment_summary(_warehouse(db_url), _month(month))
-    except WarehouseError as error:
-        _fail(error)
+    from credit_risk import pipeline
+
+    summary = pipeline.segment_summary(_warehouse(db_url), _month(month))
     console.print(_frame_table(summary, "Customers per risk segment and month"))
 
 
 @app.command("slice-month")
+@_reported
 def slice_month(
     source: Annotated[Path, typer.Option("--source", help="Extract file or folder.")],
     month: Annotated[str, typer.Option("--month", help="YYYY-MM")],
     out: Annotated[Path, typer.Option("--out", help="Folder for the month's extract.")],
 ) -> None:
     """Cut one month out of a multi-month extract (a monthly drop)."""
+    from credit_risk import pipeline
+
     folder = pipeline.slice_month(source, _month(month) or month, out)
     console.print(f"wrote {folder}")
 
 
 @app.command()
+@_reported
 def anomalies(month: MonthOption = None, db_url: DbUrl = None) -> None:
     """Flag spending anomalies from the published data (one month, or all) and list them."""
     from credit_risk.analytics.anomalies import detect_anomalies
 
-    try:
-        rows = detect_anomalies(_warehouse(db_url), _month(month))
-    except WarehouseError as error:
-        _fail(error)
+    rows = detect_anomalies(_warehouse(db_url), _month(month))
     flagged = rows[rows["is_anomaly"].astype(bool)]
     shown = flagged[["customer_id", "month", "monthly_spend", "z_score", "anomaly_reason"]]
     console.print(_frame_table(shown.head(50), f"{len(flagged)} of {len(rows)} flagged"))
 
 
 @app.command()
+@_reported
 def score(month: MonthOption = None, db_url: DbUrl = None) -> None:
     """Score every customer's probability of turning high-risk next month."""
     from credit_risk.analytics.model import score_customers
 
-    try:
-        run = score_customers(_warehouse(db_url), _month(month))
-    except WarehouseError as error:
-        _fail(error)
+    run = score_customers(_warehouse(db_url), _month(month))
     if run.status != "scored":
         console.print(f"{run.month}: {run.status} ({run.detail})")
         return
@@ -323,6 +349,7 @@ def score(month: MonthOption = None, db_url: DbUrl = None) -> None:
 
 
 @app.command()
+@_reported
 def evaluate(
     labels: Annotated[
         Path | None,

@@ -607,12 +607,15 @@ def format_evaluation(frame: pd.DataFrame) -> str:
 
 # --- warehouse I/O -----------------------------------------------------------------------------
 
+# money as doubles: float64 columns in pandas instead of a Decimal object per value
 _CUSTOMER_MONTH_SQL = (
-    "select customer_id, month, monthly_spend, rolling_6_month_avg, credit_limit "
-    "from published_customer_month"
+    "select customer_id, month, cast(monthly_spend as double) as monthly_spend, "
+    "cast(rolling_6_month_avg as double) as rolling_6_month_avg, "
+    "cast(credit_limit as double) as credit_limit from published_customer_month"
 )
 _TRANSACTION_SQL = (
-    "select customer_id, month, transaction_date, transaction_amount, transaction_type, channel "
+    "select customer_id, month, transaction_date, "
+    "cast(transaction_amount as double) as transaction_amount, transaction_type, channel "
     "from published_transactions"
 )
 
@@ -659,7 +662,7 @@ group by customer_id, month
 cash advances come with the customer-months (the build stores them)."""
 
 _MEDIAN_SQL = """
-select customer_id, avg(transaction_amount) as median_purchase
+select customer_id, cast(avg(transaction_amount) as double) as median_purchase
 from (
     select
         customer_id,
@@ -691,7 +694,10 @@ def read_month(
             customer_months = pd.read_sql(
                 sa.text(
                     _CUSTOMER_MONTH_SQL.replace(
-                        " from ", ", cash_advance_count, cash_advance_amount from ", 1
+                        " from ",
+                        ", cash_advance_count, cast(cash_advance_amount as double) "
+                        "as cash_advance_amount from ",
+                        1,
                     )
                     + " where month between :first and :last"
                 ),

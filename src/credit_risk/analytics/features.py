@@ -46,6 +46,28 @@ CUSTOMER_MONTH_COLUMNS = [
 ]
 TRANSACTION_COLUMNS = ["customer_id", "month", "transaction_amount", "transaction_type"]
 TOTAL_COLUMNS = ["txn_count", "cash_count", "cash_amount", "charge_amount"]
+_MONEY = {
+    "monthly_spend",
+    "rolling_3_month_avg",
+    "rolling_6_month_avg",
+    "credit_limit",
+    "outstanding_balance",
+    "utilization_pct",
+    "payment_amount",
+    "minimum_due",
+    "cash_advance_amount",
+    "charge_amount",
+}
+
+
+def as_double(columns) -> str:
+    """A select list that sends money as doubles: pandas then gets float64 columns instead of
+    a Python ``Decimal`` per value (about 12 times the memory, and slow to convert)."""
+    return ", ".join(
+        f"cast({column} as double) as {column}" if column in _MONEY else column
+        for column in columns
+    )
+
 
 FULL, PARTIAL, MINIMUM, MISSED = 0, 1, 2, 3
 """Ordinal payment behaviour read back from the statements (0 is best, 3 is a missed minimum)."""
@@ -113,8 +135,8 @@ def load_published(
         with engine.connect() as conn:
             customer_months = pd.read_sql(
                 sa.text(
-                    f"select {', '.join(CUSTOMER_MONTH_COLUMNS)}, "
-                    f"{', '.join(_TOTALS_FROM_CUSTOMER_MONTH)} from published_customer_month "
+                    f"select {as_double([*CUSTOMER_MONTH_COLUMNS, *_TOTALS_FROM_CUSTOMER_MONTH])} "
+                    "from published_customer_month "
                     "where month between :first and :last"
                 ),
                 conn,

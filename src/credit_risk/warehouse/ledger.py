@@ -252,7 +252,8 @@ def _stop_forward(
 
 
 def plan_full(ledger: Mapping[str, MonthRecord]) -> RefreshPlan:
-    """Every month from the first, in order, up to the first that cannot be built.
+    """Every month from the first, in order, up to the first that is not validated or
+    published (a failed month, and everything after it, stays as it is).
 
     Raises:
         MonthNotReadyError: no month can be built.
@@ -262,7 +263,7 @@ def plan_full(ledger: Mapping[str, MonthRecord]) -> RefreshPlan:
     months = []
     for month in month_range(min(ledger), _months_between(min(ledger), max(ledger)) + 1):
         record = ledger.get(month)
-        if record is None or not record.is_ready or not record.is_settled:
+        if record is None or record.state not in (VALIDATED, PUBLISHED) or not record.is_settled:
             break
         months.append(month)
     if not months:

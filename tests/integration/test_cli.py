@@ -1,0 +1,76 @@
+"""The ``credit-risk`` command as a user runs it: a new process, real MariaDB, exit codes and
+messages (one line naming the month and what to do, never a traceback)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from credit_risk import pipeline
+from credit_risk.generate.realistic import generate_realistic
+from tests.conftest import query
+
+pytestmark = pytest.mark.integration
+
+CLI = str(Path(sys.executable).with_name("credit-risk"))
+
+
+def credit_risk(db_url: str, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "CREDIT_RISK_DB_URL": db_url, "COLUMNS": "200"}
+    return subprocess.run([CLI, *args], capture_output=True, text=True, env=env, check=False)
+
+
+@pytest.fixture(scope="module")
+def drops(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("cli")
+    generate_realistic(root / "full", customers=250, months=3, start="2024-01", seed=13)
+    return {
+        month: pipeline.slice_month(root / "full", month, root / month)
+        for month in ("2024-01", "2024-02", "2024-03")
+    }
+
+
+def test_help_lists_the_commands_quickly():
+    result = subprocess.run([CLI, "--help"], capture_output=True, text=True, check=False)
+    assert result.returncode == 0
+    for command in ("load", "build", "run", "validate", "report"):
+        assert command in result.stdout
+
+
+def test_a_blocked_month_is_one_line_naming_the_month_that_blocks_it(db_url, drops, tmp_path):
+    first = credit_risk(db_url, "run", "--source", str(drops["2024-01"]), "--month", "2024-01")
+    assert first.returncode == 0, first.stderr
+    bad = tmp_path / "bad-february"
+    shutil.copytree(drops["2024-02"], bad)
+    statements = pd.read_csv(bad / "statements.csv", dtype=str)
+    statements["outstanding_balance"] = (statements["credit_limit"].astype(float) * 0.97).map(
+        "{:.2f}".format
+    )
+    statements.to_csv(bad / "statements.csv", index=False)
+    failed = credit_risk(db_url, "run", "--source", str(bad), "--month", "2024-02")
+    assert failed.returncode == 1 and "FAILED" in failed.stderr
+    blocked = credit_risk(db_url, "run", "--source", str(drops["2024-03"]), "--month", "2024-03")
+    assert blocked.returncode == 1
+    message = " ".join(blocked.stderr.split())  # rich wraps long lines
+    assert message.startswith("error: 2024-03 is blocked: 2024-02")
+    assert "rerun 2024-02" in message and "Traceback" not in blocked.stderr
+    # the full rebuild stops before the failed month: it republishes January only
+    full = credit_risk(db_url, "build", "--full")
+    assert full.returncode == 0, full.stderr
+    assert "published 2024-01:" in " ".join(full.stdout.split())
+    assert query(db_url, "select distinct month from risk_segmentation") == [("2024-01",)]
+
+
+def test_a_gap_is_named(db_url, drops):
+    credit_risk(db_url, "run", "--source", str(drops["2024-01"]), "--month", "2024-01")
+    result = credit_risk(db_url, "run", "--source", str(drops["2024-03"]), "--month", "2024-03")
+    assert result.returncode == 1
+    message = " ".join(result.stderr.split())
+    assert "2024-03 waits for 2024-02: not loaded" in message
+    assert "Traceback" not in result.stderr
