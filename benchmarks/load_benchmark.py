@@ -187,19 +187,19 @@ def settle(url: URL, timeout: float = SETTLE_TIMEOUT) -> float:
 # --- extract ----------------------------------------------------------------------------------
 
 
-def cached_extract(customers: int) -> tuple[Path, dict[str, int]]:
+def cached_extract(customers: int, months: int = MONTHS) -> tuple[Path, dict[str, int]]:
     """The cached realistic extract for ``customers`` customers, generated when missing."""
-    folder = CACHE_ROOT / f"realistic-c{customers}-m{MONTHS}-{START}-s{SEED}"
+    folder = CACHE_ROOT / f"realistic-c{customers}-m{months}-{START}-s{SEED}"
     counts_file = folder / "counts.json"
     if counts_file.is_file():
         return folder, json.loads(counts_file.read_text())
     CACHE_ROOT.mkdir(parents=True, exist_ok=True)
     scratch = CACHE_ROOT / f".{folder.name}.{secrets.token_hex(4)}"
-    console.print(f"generating {customers:,} customers x {MONTHS} months into {folder} ...")
+    console.print(f"generating {customers:,} customers x {months} months into {folder} ...")
     started = time.perf_counter()
     try:
         counts = generate_realistic(
-            scratch, customers=customers, months=MONTHS, start=START, seed=SEED
+            scratch, customers=customers, months=months, start=START, seed=SEED
         )
         (scratch / "counts.json").write_text(json.dumps(counts, indent=2))
         shutil.rmtree(folder, ignore_errors=True)
@@ -599,6 +599,14 @@ def main(
         int, typer.Option(min=1000, help="Target transaction count of the generated extract.")
     ] = 1_000_000,
     repeat: Annotated[int, typer.Option(min=1, help="Runs per method (best and median).")] = 1,
+    months: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Months the extract spans: 12 (a year in one load), or 1 (a monthly drop, what "
+            "the DAG loads).",
+        ),
+    ] = MONTHS,
     db_url: ServerUrl = DEFAULT_SERVER_URL,
     keep_data: Annotated[
         bool, typer.Option(help="Keep the benchmark databases of the last repeat.")
@@ -622,8 +630,8 @@ def main(
     if to_sql_method not in ("executemany", "multi"):
         raise typer.BadParameter("--to-sql-method must be 'executemany' or 'multi'")
     url = make_url(db_url)
-    customers = math.ceil(transactions / (MONTHS * TRANSACTIONS_PER_CUSTOMER_MONTH))
-    folder, counts = cached_extract(customers)
+    customers = math.ceil(transactions / (months * TRANSACTIONS_PER_CUSTOMER_MONTH))
+    folder, counts = cached_extract(customers, months)
     _warm(folder)
     version = scalar(url, "select version()")
     client = subprocess.run([_client(), "--version"], capture_output=True, text=True, check=False)

@@ -24,56 +24,21 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from credit_risk.layout import (  # noqa: F401 (re-exported: the contract's names)
+    COUNT_PATTERN,
+    CUSTOMER_COLUMNS,
+    DATE_PATTERN,
+    LINE,
+    MONEY_PATTERN,
+    MONTH_PATTERN,
+    OPTIONAL_COLUMNS,
+    QUARANTINE_COLUMNS,
+    STATEMENT_COLUMNS,
+    TRANSACTION_COLUMNS,
+)
+
 Detail = Callable[[np.ndarray], "pd.Series | np.ndarray | list[str]"]
 """Builds the messages of the rows selected by a boolean mask."""
-
-LINE = "_line"
-"""Column holding each row's physical line number in its file (header is line 1)."""
-
-MONEY_PATTERN = r"[+-]?\d{1,12}(?:\.\d{1,2})?"
-COUNT_PATTERN = r"\d{1,9}"
-DATE_PATTERN = r"\d{4}-\d{2}-\d{2}"
-MONTH_PATTERN = r"\d{4}-(?:0[1-9]|1[0-2])"
-
-CUSTOMER_COLUMNS = ["customer_id", "opened_date", "credit_tier", "region"]
-"""customers.csv of a three-file extract (docs/data_contract.md)."""
-STATEMENT_COLUMNS = [
-    "customer_id",
-    "statement_month",
-    "credit_limit",
-    "outstanding_balance",
-    "payment_amount",
-    "minimum_due",
-    "days_past_due",
-]
-"""statements.csv of a three-file extract."""
-TRANSACTION_COLUMNS = [
-    "transaction_id",
-    "customer_id",
-    "transaction_date",
-    "amount",
-    "transaction_type",
-    "merchant_category",
-    "channel",
-]
-"""transactions.csv of a three-file extract."""
-OPTIONAL_COLUMNS: dict[str, tuple[str, ...]] = {
-    "customers": ("opened_date", "credit_tier", "region"),
-    "statements": ("credit_limit", "payment_amount", "minimum_due", "days_past_due"),
-    "transactions": ("merchant_category", "channel"),
-}
-"""Columns of each file that may be empty: an empty value is stored as NULL."""
-
-QUARANTINE_COLUMNS = [
-    "partition_month",
-    "dataset",
-    "source_file",
-    "line_number",
-    "field_name",
-    "reason",
-    "detail",
-    "raw_line",
-]
 
 
 class Reason(StrEnum):

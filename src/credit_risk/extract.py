@@ -40,7 +40,7 @@ from credit_risk.contract import (
     quarantine_frame,
     read_contract_csv,
 )
-from credit_risk.generate.legacy import LEGACY_COLUMNS, LEGACY_FILE_NAME
+from credit_risk.layout import LEGACY_COLUMNS, LEGACY_FILE_NAME, detect_kind
 
 TRANSACTION_TYPES = ("purchase", "cash_advance", "refund")
 
@@ -53,8 +53,6 @@ MAX_LENGTHS = {
     "channel": 16,
 }
 """Column widths of the warehouse tables: longer values would be truncated, so they are refused."""
-
-LOADED_TRANSACTION_COLUMNS = [*TRANSACTION_COLUMNS, "statement_month"]
 
 
 @dataclass
@@ -76,22 +74,6 @@ class PreparedExtract:
     def fallback_month(self) -> str:
         """The month rows that belong to no loaded month are accounted to."""
         return self.partition_months[-1]
-
-
-def detect_kind(source: Path) -> str:
-    """``'legacy'`` for a bank_transactions.csv (or a folder holding one), else ``'three_file'``."""
-    if source.is_file():
-        return "legacy"
-    if not source.is_dir():
-        raise FileNotFoundError(f"extract {source} does not exist")
-    if (source / "statements.csv").is_file() or (source / "transactions.csv").is_file():
-        return "three_file"
-    if (source / LEGACY_FILE_NAME).is_file():
-        return "legacy"
-    raise FileNotFoundError(
-        f"{source} holds neither statements.csv + transactions.csv (three-file extract) "
-        f"nor {LEGACY_FILE_NAME} (legacy extract)"
-    )
 
 
 def _check_lengths(verdicts: Verdicts, rows: pd.DataFrame) -> None:

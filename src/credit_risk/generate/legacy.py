@@ -13,16 +13,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from credit_risk.layout import LEGACY_COLUMNS, LEGACY_FILE_NAME
 from credit_risk.months import month_end, month_range
 
-LEGACY_FILE_NAME = "bank_transactions.csv"
-LEGACY_COLUMNS = [
-    "customer_id",
-    "transaction_date",
-    "transaction_amount",
-    "credit_limit",
-    "outstanding_balance",
-]
 _CREDIT_LIMIT_CHOICES = [50000, 75000, 100000, 150000]
 
 

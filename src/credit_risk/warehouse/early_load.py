@@ -29,15 +29,16 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import MySQLdb
-import pyarrow as pa
-import pyarrow.csv as pacsv
 
-from credit_risk.contract import MONTH_PATTERN, OPTIONAL_COLUMNS, TRANSACTION_COLUMNS
-from credit_risk.extract import PreparedExtract, detect_kind
+from credit_risk.layout import MONTH_PATTERN, OPTIONAL_COLUMNS, TRANSACTION_COLUMNS, detect_kind
 from credit_risk.warehouse.db import Warehouse, connect_args
 from credit_risk.warehouse.transaction_ids import find_clashes
+
+if TYPE_CHECKING:
+    from credit_risk.extract import PreparedExtract
 
 log = logging.getLogger(__name__)
 
@@ -81,20 +82,30 @@ def _header(path: Path) -> tuple[list[str], str] | None:
     return names, "\r\n" if first.endswith(b"\r\n") else "\n"
 
 
-def statement_months(path: Path) -> list[str]:
-    """Distinct well-formed ``statement_month`` values of statements.csv ([] if unreadable)."""
+def file_months(path: Path, column: str) -> list[str]:
+    """Distinct well-formed months (``YYYY-MM``, the first 7 characters) of one column of a CSV
+    file; [] when it cannot be read. With pyarrow alone: it runs before pandas is imported."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.csv as pacsv
+
     try:
         table = pacsv.read_csv(
             path,
             convert_options=pacsv.ConvertOptions(
-                include_columns=["statement_month"],
-                column_types={"statement_month": pa.string()},
+                include_columns=[column], column_types={column: pa.string()}
             ),
         )
-    except (pa.ArrowInvalid, KeyError):
+    except (pa.ArrowInvalid, KeyError, OSError):
         return []
-    months = table.column("statement_month").to_pandas().str.strip()
-    return sorted(months[months.str.fullmatch(MONTH_PATTERN, na=False)].unique())
+    values = pc.utf8_slice_codeunits(pc.utf8_trim_whitespace(table.column(column)), 0, 7)
+    valid = pc.filter(values, pc.match_substring_regex(values, f"^{MONTH_PATTERN}$"))
+    return sorted(pc.unique(valid).to_pylist())
+
+
+def statement_months(path: Path) -> list[str]:
+    """Distinct well-formed ``statement_month`` values of statements.csv ([] if unreadable)."""
+    return file_months(path, "statement_month")
 
 
 def load_statement(header: list[str], line_end: str) -> str:

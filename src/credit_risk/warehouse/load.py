@@ -22,28 +22,20 @@ import logging
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import MySQLdb
-import pandas as pd
-import pyarrow as pa
-import pyarrow.csv as pacsv
 
-from credit_risk.contract import (
+from credit_risk.layout import (
     CUSTOMER_COLUMNS,
+    LEGACY_FILE_NAME,
     LINE,
-    MONTH_PATTERN,
+    LOADED_TRANSACTION_COLUMNS,
     OPTIONAL_COLUMNS,
     QUARANTINE_COLUMNS,
     STATEMENT_COLUMNS,
-    Reason,
-)
-from credit_risk.extract import (
-    LOADED_TRANSACTION_COLUMNS,
-    PreparedExtract,
     detect_kind,
-    prepare_extract,
 )
-from credit_risk.generate.legacy import LEGACY_FILE_NAME
 from credit_risk.months import validate_month
 from credit_risk.warehouse.db import (
     LOCAL_INFILE_HELP,
@@ -58,6 +50,7 @@ from credit_risk.warehouse.early_load import (
     EarlyTransactionLoad,
     clear_months,
     clear_transaction_months,
+    file_months,
     statement_months,
 )
 from credit_risk.warehouse.ledger import record_load
@@ -69,6 +62,11 @@ from credit_risk.warehouse.load_transaction import (
 from credit_risk.warehouse.partitions import ensure_partitions
 from credit_risk.warehouse.schema import ensure_tables
 from credit_risk.warehouse.transaction_ids import find_clashes, record_transaction_months
+
+if TYPE_CHECKING:  # pandas and the checks are imported once the server is at work
+    import pandas as pd
+
+    from credit_risk.extract import PreparedExtract
 
 log = logging.getLogger(__name__)
 
@@ -188,6 +186,8 @@ def load_extract(
                 except BaseException:
                     xa.rollback()
                     raise
+    import pandas as pd  # imported long since, by the checks
+
     reasons = (
         prepared.quarantine.groupby(["dataset", "reason"]).size().reset_index(name="rows")
         if len(prepared.quarantine)
@@ -219,18 +219,7 @@ def guess_months(source: Path, month: str | None) -> list[str]:
 
 def legacy_months(path: Path) -> list[str]:
     """Distinct months of a legacy file's well-formed dates ([] when unreadable)."""
-    try:
-        table = pacsv.read_csv(
-            path,
-            convert_options=pacsv.ConvertOptions(
-                include_columns=["transaction_date"],
-                column_types={"transaction_date": pa.string()},
-            ),
-        )
-    except (pa.ArrowInvalid, KeyError, OSError):
-        return []
-    months = table.column("transaction_date").to_pandas().str.strip().str[:7]
-    return sorted(months[months.str.fullmatch(MONTH_PATTERN, na=False)].unique())
+    return file_months(path, "transaction_date")
 
 
 def _prepare_and_write(
@@ -246,6 +235,9 @@ def _prepare_and_write(
     """Check the extract while the server loads its transactions early, then write the rest."""
     early = EarlyTransactionLoad.start(transactions_conn, warehouse, source, month)
     try:
+        # imported only now, while the server is already loading transactions.csv
+        from credit_risk.extract import prepare_extract
+
         prepared = prepare_extract(source, month, known)
         missing = sorted(set(prepared.partition_months) - partitioned)
         if missing:
@@ -322,6 +314,9 @@ def _write(
 
 
 def _write_csv(frame: pd.DataFrame, path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
     table = pa.Table.from_pandas(frame.astype("string"), preserve_index=False)
     pacsv.write_csv(table, path, pacsv.WriteOptions(quoting_style="needed"))
 
@@ -346,6 +341,10 @@ def _load_transactions(cursor, prepared: PreparedExtract, scratch: Path) -> None
     """Load the checked transactions; quarantine those whose id another month holds, and
     those the server took for a duplicate of another id of the month (ids equal under the
     table's case-insensitive collation), and load the rest again."""
+    import pandas as pd
+
+    from credit_risk.contract import Reason
+
     transactions = prepared.transactions
     cursor.execute("savepoint before_transactions")
     accepted = _bulk_load(cursor, "transactions", transactions[LOADED_TRANSACTION_COLUMNS], scratch)
@@ -396,6 +395,8 @@ def _load_transactions(cursor, prepared: PreparedExtract, scratch: Path) -> None
 
 def _collation_duplicates(cursor, transactions: pd.DataFrame) -> pd.Series:
     """Sent ids the server skipped as duplicates: id -> the stored id it equals."""
+    import pandas as pd
+
     months = sorted(transactions["statement_month"].unique())
     cursor.execute(
         "select transaction_id from transactions where statement_month in %s", (tuple(months),)
@@ -411,6 +412,7 @@ def _collation_duplicates(cursor, transactions: pd.DataFrame) -> pd.Series:
 
 
 def _insert_quarantine(cursor, quarantine: pd.DataFrame) -> None:
+
     if quarantine.empty:
         return
     rows = quarantine[QUARANTINE_COLUMNS].astype(object).where(quarantine.notna(), None)
@@ -425,6 +427,8 @@ def _insert_quarantine(cursor, quarantine: pd.DataFrame) -> None:
 
 def _audit(prepared: PreparedExtract) -> pd.DataFrame:
     """Rows read, loaded and quarantined per file and month; checks that nothing was lost."""
+    import pandas as pd
+
     key = ["dataset", "partition_month"]
     read = prepared.rows_read.groupby([*key, "source_file", "source_sha256"], as_index=False)[
         "rows_read"

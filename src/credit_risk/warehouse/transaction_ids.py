@@ -20,20 +20,32 @@ not, more than half of what loading the month costs.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
-import pandas as pd
+from credit_risk.warehouse.partitions import partition_name
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def month_ranges(cursor, months: list[str]) -> dict[str, tuple[str | None, str | None]]:
-    """Smallest and largest transaction id stored for each month (as this session sees it)."""
+    """Smallest and largest transaction id stored for each month (as this session sees it).
+
+    The first and last entry of the month's partition in primary-key order: two index dives,
+    where ``min()``/``max()`` with a month filter would read the whole partition (0.66 s for
+    870k rows), the month not being the key's first column.
+    """
     ranges = {}
     for month in months:
-        cursor.execute(
-            "select min(transaction_id), max(transaction_id) from transactions "
-            "where statement_month = %s",
-            (month,),
-        )
-        ranges[month] = cursor.fetchone()
+        ends = []
+        for order in ("asc", "desc"):
+            cursor.execute(
+                f"select transaction_id from transactions partition ({partition_name(month)}) "
+                f"order by transaction_id {order}, statement_month {order} limit 1"
+            )
+            row = cursor.fetchone()
+            ends.append(row[0] if row else None)
+        ranges[month] = (ends[0], ends[1])
     return ranges
 
 
@@ -43,6 +55,8 @@ def find_clashes(cursor, months: list[str]) -> pd.Series:
     Returns:
         transaction id -> the other month holding it.
     """
+    import pandas as pd
+
     ranges = month_ranges(cursor, months)
     found: dict[str, str] = {}
     for month, (first, last) in ranges.items():
