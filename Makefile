@@ -1,5 +1,5 @@
 # Shortcuts; each target calls the script that does the work.
-.PHONY: setup demo test lint bench bench-build
+.PHONY: setup demo test lint bench bench-build bench-growth
 
 setup:  ## venv, pinned packages, a reachable MariaDB, Airflow metadata DB
 	bash scripts/setup.sh
@@ -15,3 +15,6 @@ bench:  ## load benchmark: project path vs pandas.to_sql vs the CLI's LOAD DATA
 
 bench-build:  ## full rebuild: the servers' 16 MB temporary tables vs the project's setting
 	bash -c 'source scripts/setup.sh && python benchmarks/build_benchmark.py'
+
+bench-growth:  ## refresh growth: the whole chain month after month for 24 months, then a reload
+	bash -c 'source scripts/setup.sh && python benchmarks/refresh_growth.py'

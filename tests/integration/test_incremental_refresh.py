@@ -12,6 +12,7 @@ import shutil
 import threading
 from pathlib import Path
 
+import MySQLdb
 import pandas as pd
 import pytest
 
@@ -19,7 +20,8 @@ from credit_risk import catalog, pipeline
 from credit_risk.generate.realistic import generate_realistic
 from credit_risk.months import month_range
 from credit_risk.quality.errors import ValidationFailedError
-from credit_risk.warehouse.db import warehouse_from_url
+from credit_risk.quality.loaded_suite import datasets
+from credit_risk.warehouse.db import connect, warehouse_from_url
 from credit_risk.warehouse.ledger import MonthBlockedError, MonthNotReadyError
 from credit_risk.warehouse.load import load_extract
 from tests.conftest import query
@@ -307,3 +309,28 @@ def test_a_build_gone_stale_is_built_again_before_publishing(db_url, drops):
     # April's own build holds the same loads: nothing left to publish
     assert pipeline.publish_build(warehouse, april).outcome == "already published"
     assert_equals_a_full_rebuild(db_url)
+
+
+def test_the_loaded_suite_reads_only_the_month_it_checks(db_url, drops):
+    """Every query of the loaded suite is pruned to the month's partition of the loaded tables
+    (EXPLAIN PARTITIONS), whatever the history around it."""
+    warehouse = warehouse_from_url(db_url)
+    for month in MONTHS[:3]:
+        load_extract(warehouse, drops[month], month)
+    queries = []
+    for dataset in datasets("2024-02"):
+        queries.append(dataset.query)
+        for expectation in dataset.expectations:
+            unexpected = getattr(expectation, "unexpected_rows_query", None)
+            if unexpected:
+                queries.append(unexpected.replace("{batch}", f"({dataset.query})"))
+    pruned = 0
+    for sql in queries:
+        with connect(warehouse) as conn:
+            cursor = conn.cursor(MySQLdb.cursors.DictCursor)
+            cursor.execute("explain partitions " + sql)
+            for row in cursor.fetchall():
+                if row["table"] in ("transactions", "statements", "month_statements"):
+                    assert row["partitions"] == "p202402", (sql, row)
+                    pruned += 1
+    assert pruned >= 3

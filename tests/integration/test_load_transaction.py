@@ -197,3 +197,29 @@ def test_another_warehouses_prepared_branch_is_left_alone(db_url, new_db_url, tm
         assert in_doubt(other_url) == [TRANSACTIONS]
     finally:
         xa_rollback(other_url, xa.gtrid, TRANSACTIONS)
+
+
+def test_readers_of_a_month_finish_a_load_left_between_its_two_commits(
+    db_url, loaded, monkeypatch
+):
+    """Between the commits the month's ledger row (main branch) is the new load's and its
+    transactions marker (transactions branch) the old one's: the gate and the build see that,
+    finish the decided load (XA COMMIT) and then read the new month whole, never half of it."""
+    from credit_risk import pipeline
+
+    warehouse, corrected = loaded
+    with monkeypatch.context() as patch:
+        crash_at(patch, f"commit {TRANSACTIONS}")
+        with pytest.raises(Crash):
+            load_extract(warehouse, corrected, "2024-03")
+    assert query(
+        db_url,
+        "select ledger.load_id = markers.load_id from month_ledger as ledger "
+        "join transaction_months as markers using (month)",
+    ) == [(0,)]
+    pipeline.check_loaded(warehouse, "2024-03")  # waits for nothing: the load was decided
+    assert in_doubt(db_url) == []
+    built = pipeline.build_refresh(warehouse, "2024-03")
+    assert query(
+        db_url, f"select transaction_id from {built.table('published_transactions')} order by 1"
+    ) == [("T1",), ("T9",)]

@@ -56,6 +56,14 @@ def load_lock(conn: MySQLdb.Connection, database: str) -> Iterator[None]:
     """One load at a time per warehouse (a named lock, released if the process dies)."""
     name = f"credit_risk_load:{database}"[:64]
     cursor = conn.cursor()
+    cursor.execute("select is_used_lock(%s)", (name,))
+    holder = cursor.fetchone()[0]
+    if holder is not None:
+        log.warning(
+            "another load into %s is running (connection %s): waiting for it to finish",
+            database,
+            holder,
+        )
     cursor.execute("select get_lock(%s, %s)", (name, LOCK_TIMEOUT_SECONDS))
     if cursor.fetchone()[0] != 1:
         raise WarehouseError(
