@@ -199,9 +199,7 @@ def test_another_warehouses_prepared_branch_is_left_alone(db_url, new_db_url, tm
         xa_rollback(other_url, xa.gtrid, TRANSACTIONS)
 
 
-def test_readers_of_a_month_finish_a_load_left_between_its_two_commits(
-    db_url, loaded, monkeypatch
-):
+def test_readers_of_a_month_finish_a_load_left_between_its_two_commits(db_url, loaded, monkeypatch):
     """Between the commits the month's ledger row (main branch) is the new load's and its
     transactions marker (transactions branch) the old one's: the gate and the build see that,
     finish the decided load (XA COMMIT) and then read the new month whole, never half of it."""

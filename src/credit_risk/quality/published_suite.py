@@ -53,25 +53,34 @@ _ROLLING_MISMATCH = """
 select customer_id, month, rolling_3_month_avg, rolling_6_month_avg
 from (
     select
-        batch.customer_id, batch.month, batch.rolling_3_month_avg, batch.rolling_6_month_avg,
-        window_rows.monthly_spend,
-        period_diff(replace(batch.month, '-', ''), replace(window_rows.month, '-', ''))
-            as months_back
-    from {{batch}} as batch
-    inner join (
-        select customer_id, month, monthly_spend from {{batch}} as built_rows
+        customer_id, month, is_checked, month_number, rolling_3_month_avg,
+        rolling_6_month_avg,
+        sum(monthly_spend) over last_3 as spend_3, min(month_number) over last_3 as first_3,
+        sum(monthly_spend) over last_6 as spend_6, min(month_number) over last_6 as first_6
+    from (
+        select
+            customer_id, month, monthly_spend, rolling_3_month_avg, rolling_6_month_avg,
+            1 as is_checked,
+            cast(left(month, 4) as unsigned) * 12 + cast(right(month, 2) as unsigned)
+                as month_number
+        from {{batch}}
         union all
-        select customer_id, month, monthly_spend from published_customer_month
+        select
+            customer_id, month, monthly_spend, rolling_3_month_avg, rolling_6_month_avg,
+            0, cast(left(month, 4) as unsigned) * 12 + cast(right(month, 2) as unsigned)
+        from published_customer_month
         where month between '{lookback_first}' and '{lookback_last}'
     ) as window_rows
-        on window_rows.customer_id = batch.customer_id and window_rows.month <= batch.month
+    window
+        last_3 as (partition by customer_id order by month_number
+            range between 2 preceding and current row),
+        last_6 as (partition by customer_id order by month_number
+            range between 5 preceding and current row)
 ) as windows
-where months_back between 0 and 5
-group by customer_id, month, rolling_3_month_avg, rolling_6_month_avg
-having rolling_3_month_avg <> round(
-        sum(case when months_back <= 2 then monthly_spend else 0 end)
-        / least(3, 1 + max(months_back)), 2)
-    or rolling_6_month_avg <> round(sum(monthly_spend) / (1 + max(months_back)), 2)
+where is_checked and (
+    rolling_3_month_avg <> round(spend_3 / (month_number - first_3 + 1), 2)
+    or rolling_6_month_avg <> round(spend_6 / (month_number - first_6 + 1), 2)
+)
 """
 """Rows whose rolling averages are not the average spend of their calendar window: the months
 from the customer's first row within the window (a month without a row counts as zero)."""
