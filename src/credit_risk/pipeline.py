@@ -356,16 +356,18 @@ def run_lock(warehouse: Warehouse, month: str | None) -> Iterator[None]:
     name = f"credit_risk_run:{warehouse.database}:{month or 'all'}"[:64]
     with connect(warehouse) as conn:
         cursor = conn.cursor()
-        cursor.execute("select is_used_lock(%s)", (name,))
-        holder = cursor.fetchone()[0]
-        if holder is not None:
+        cursor.execute("select get_lock(%s, 0)", (name,))  # taken at once, or held by another
+        acquired = cursor.fetchone()[0] == 1
+        if not acquired:
+            cursor.execute("select is_used_lock(%s)", (name,))
             log.warning(
                 "another run of %s is in progress (connection %s): waiting for it to finish",
                 month or "the whole extract",
-                holder,
+                cursor.fetchone()[0],
             )
-        cursor.execute("select get_lock(%s, %s)", (name, RUN_LOCK_TIMEOUT_SECONDS))
-        if cursor.fetchone()[0] != 1:
+            cursor.execute("select get_lock(%s, %s)", (name, RUN_LOCK_TIMEOUT_SECONDS))
+            acquired = cursor.fetchone()[0] == 1
+        if not acquired:
             raise WarehouseError(
                 f"another run of {month or 'the extract'} has held the warehouse for "
                 f"{RUN_LOCK_TIMEOUT_SECONDS} s; try again when it has finished"

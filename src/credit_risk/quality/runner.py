@@ -20,7 +20,7 @@ import pandas as pd
 
 from credit_risk.quality.errors import FailedExpectation, ValidationFailedError
 from credit_risk.settings import get_settings
-from credit_risk.warehouse.db import Warehouse, connect
+from credit_risk.warehouse.db import Warehouse, connect, session_memory_sql
 
 log = logging.getLogger(__name__)
 
@@ -184,7 +184,12 @@ def run_suite(
                 raise ValueError(f"dataset {dataset.name} is a query but no warehouse was given")
             sql_source = sql_source or context.data_sources.add_sql(
                 "warehouse",
-                connection_string=warehouse.sqlalchemy_url().render_as_string(hide_password=False),
+                # the suites group and window whole months: the build's session memory
+                connection_string=warehouse.sqlalchemy_url()
+                .update_query_dict(
+                    {"init_command": session_memory_sql(get_settings().build_temp_table_mb)}
+                )
+                .render_as_string(hide_password=False),
             )
             asset = sql_source.add_query_asset(dataset.name, query=dataset.query.strip())
             batch = asset.add_batch_definition_whole_table(dataset.name)

@@ -19,6 +19,7 @@ made again from the new plan.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
@@ -26,10 +27,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import MySQLdb
+
 from credit_risk import catalog
 from credit_risk.months import add_months
 from credit_risk.settings import Settings, get_settings
-from credit_risk.warehouse.db import Warehouse, WarehouseError, connect
+from credit_risk.warehouse.db import Warehouse, WarehouseError, connect, session_memory_sql
 from credit_risk.warehouse.ledger import (
     MonthNotReadyError,
     RefreshPlan,
@@ -201,10 +204,7 @@ def _build_plan(
         # Reads of the loaded tables take no row locks at READ COMMITTED, so a build never
         # waits on a load; the load ids read before and after tell whether one committed.
         cursor.execute("set session transaction isolation level read committed")
-        temp_bytes = settings.build_temp_table_mb * 1024 * 1024
-        cursor.execute(
-            "set session tmp_table_size = %s, max_heap_table_size = %s", (temp_bytes, temp_bytes)
-        )
+        cursor.execute(session_memory_sql(settings.build_temp_table_mb))
         statements = {
             published: model_statement(
                 model, build_id, tables[published], table_columns(cursor, published)
@@ -212,11 +212,17 @@ def _build_plan(
             for published, model in catalog.SNAPSHOTS.items()
         }
         started = time.perf_counter()
-        for month in plan.months:
-            parameters = month_parameters(month, plan.first_month)
-            for statement in statements.values():
-                cursor.execute(statement, parameters)
-                conn.commit()
+        try:
+            for month in plan.months:
+                parameters = month_parameters(month, plan.first_month)
+                for statement in statements.values():
+                    cursor.execute(statement, parameters)
+                    conn.commit()
+        except MySQLdb.Error as error:  # leave no candidate behind (the server may be gone)
+            with contextlib.suppress(MySQLdb.Error):
+                conn.rollback()
+                _drop_build(cursor, build_id, FAILED, f"the build failed: {error}")
+            raise
         if _input_loads(cursor, plan) != plan.inputs:
             conn.commit()
             _drop_build(cursor, build_id, SUPERSEDED, "a month it read was reloaded meanwhile")

@@ -1,0 +1,11 @@
+-- One row per publication: which snapshot readers see since when (the dashboard's freshness).
+create table if not exists publications (
+    publication_id bigint not null auto_increment,
+    run_month char(7) null,
+    latest_month char(7) null,
+    customer_month_rows int not null,
+    transaction_rows int not null,
+    published_by varchar(250) not null,
+    published_at timestamp(6) not null default current_timestamp(6),
+    primary key (publication_id)
+) engine = innodb default charset = utf8mb4

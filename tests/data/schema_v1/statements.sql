@@ -1,0 +1,12 @@
+-- One statement per customer per month: the month's closing position. Partitioned by load on
+-- statement_month: a load replaces whole months.
+create table if not exists statements (
+    customer_id varchar(32) not null,
+    statement_month char(7) not null,
+    credit_limit decimal(14, 2) null,
+    outstanding_balance decimal(14, 2) not null,
+    payment_amount decimal(14, 2) null,
+    minimum_due decimal(14, 2) null,
+    days_past_due int null,
+    primary key (customer_id, statement_month)
+) engine = innodb default charset = utf8mb4
