@@ -1,12 +1,17 @@
 -- One row per scoring run of the next-month high-risk model: what it was trained and tested on,
 -- how well the champion and the logistic baseline did out of time, and how stable the score
 -- and utilization were against the previous month. Skipped runs (too little history) say why.
+-- training: 'trained' (this run trained and chose the champion) or 'reused' (it scored with the
+-- champion trained for model_trained_for; its test_* figures then measure that model on the
+-- months labelled since, which it never saw).
 create table if not exists model_runs (
     run_id bigint not null auto_increment,
     scored_month char(7) not null,
     run_status varchar(16) not null,
     detail varchar(512) null,
     model_version varchar(64) null,
+    training varchar(16) null,
+    model_trained_for char(7) null,
     champion varchar(32) null,
     decision_threshold double null,
     train_first_month char(7) null,

@@ -27,6 +27,7 @@ import hashlib
 import json
 import logging
 import math
+import pickle
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,6 +37,7 @@ import pandas as pd
 import sqlalchemy as sa
 from pydantic import model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sklearn import __version__ as SKLEARN_VERSION
 from sklearn.base import ClassifierMixin, clone
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.impute import SimpleImputer
@@ -64,6 +66,7 @@ TABLES = (
     "high_risk_prediction_segments",
     "scored_customer_month",
     "model_runs",
+    "model_artifacts",
 )
 """Tables this module owns, each created from ``include/sql/<name>.sql`` when missing."""
 
@@ -109,6 +112,8 @@ REFRESH_SCORED_CUSTOMER_MONTH = (
 (the dashboard's export in probability order), in the same transaction."""
 
 SCORED, SKIPPED = "scored", "skipped"
+TRAINED, REUSED = "trained", "reused"
+"""``model_runs.training``: the run trained its champion, or scored with a stored one."""
 FEATURE_LOOKBACK_MONTHS = 5
 """Months before a row its features read (the 6-month windows)."""
 
@@ -143,6 +148,11 @@ class ModelSettings(BaseSettings):
             most: a larger window is sampled (the same share of every month, the same rows for
             the same data), so a run's cost stops growing with the portfolio; the month being
             scored is always scored whole.
+        retrain_every_months: How long a trained champion scores: 1 (the default) trains
+            every month; with 3, the run of a month scores with the champion trained for one
+            of the 2 months before it when there is one (``model_runs.training = 'reused'``,
+            its test figures measured on the months labelled since), so two runs in three only
+            predict. Training is most of a run's cost once the window is full.
         threshold: ``"f1"`` (the cut maximizing F1 on the validation months) or a probability.
         min_auc_gain: Validation AUC the challenger must add over the baseline to become the
             champion; ties go to the explainable baseline.
@@ -164,6 +174,7 @@ class ModelSettings(BaseSettings):
     min_train_months: int = 2
     window_months: int = 12
     max_training_rows: int = 300_000
+    retrain_every_months: int = 1
     threshold: str = "f1"
     min_auc_gain: float = 0.0
     max_iter: int = 200
@@ -179,6 +190,11 @@ class ModelSettings(BaseSettings):
         """Refuse window sizes and thresholds that cannot work."""
         if self.test_months < 1 or self.validation_months < 1 or self.min_train_months < 1:
             raise ValueError("model test, validation and minimum train months must be >= 1")
+        if self.retrain_every_months < 1:
+            raise ValueError(
+                f"CREDIT_RISK_MODEL_RETRAIN_EVERY_MONTHS={self.retrain_every_months}: "
+                "it must be 1 (train every month) or more"
+            )
         if self.window_months < self.min_labelled_months:
             raise ValueError(
                 f"CREDIT_RISK_MODEL_WINDOW_MONTHS={self.window_months} leaves fewer than the "
@@ -493,9 +509,27 @@ def train_and_evaluate(
 # --- scoring -------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class StoredModel:
+    """A champion as a training run stored it in ``model_artifacts``."""
+
+    model_version: str
+    trained_for_month: str
+    champion: str
+    threshold: float
+    train_first_month: str
+    train_last_month: str
+    model: ClassifierMixin = field(repr=False)
+
+
 @dataclass
 class ModelRun:
-    """One scoring run: what was scored with which model, or why nothing was."""
+    """One scoring run: what was scored with which model, or why nothing was.
+
+    A run either trained (``evaluation`` says how, ``model`` is the champion it scored with)
+    or reused a stored champion (``reused``; ``monitoring`` measures it on the months
+    labelled since it was trained, ``monitor_months``).
+    """
 
     month: str
     status: str
@@ -507,17 +541,30 @@ class ModelRun:
     score_psi: float | None = None
     utilization_psi: float | None = None
     evaluation: Evaluation | None = None
+    model: ClassifierMixin | None = field(default=None, repr=False)
+    reused: StoredModel | None = None
+    monitoring: SplitMetrics | None = None
+    monitor_months: list[str] = field(default_factory=list)
+
+    @property
+    def training(self) -> str | None:
+        """``trained``, ``reused``, or None when skipped."""
+        if self.evaluation is not None:
+            return TRAINED
+        return REUSED if self.reused is not None else None
 
     @property
     def champion_auc(self) -> float | None:
-        """Out-of-time AUC of the champion on the test months (None when skipped)."""
-        if self.evaluation is None:
-            return None
-        return self.evaluation.test[self.evaluation.champion].auc
+        """Out-of-time AUC of the champion on the test months (of a reused champion: on the
+        months labelled since its training; None when skipped or nothing is labelled yet)."""
+        if self.evaluation is not None:
+            return self.evaluation.test[self.evaluation.champion].auc
+        return None if self.monitoring is None else self.monitoring.auc
 
     @property
     def baseline_auc(self) -> float | None:
-        """Out-of-time AUC of the logistic baseline on the test months (None when skipped)."""
+        """Out-of-time AUC of the logistic baseline on the test months (None when skipped or
+        reused: only the champion is stored)."""
         return None if self.evaluation is None else self.evaluation.test[BASELINE].auc
 
 
@@ -542,10 +589,15 @@ def model_version(champion: str, last_month: str, settings: ModelSettings) -> st
     Deterministic, so rescoring a month with the same data and settings gives the same
     version (idempotent), and any change of features or knobs gives a new one.
     """
-    blob = json.dumps({"features": FEATURES, "settings": settings.model_dump()}, sort_keys=True)
-    digest = hashlib.sha256(blob.encode()).hexdigest()[:8]
     short = {BASELINE: "logit", CHALLENGER: "hgb"}[champion]
-    return f"{MODEL_FAMILY}-{short}-{last_month}-{digest}"
+    return f"{MODEL_FAMILY}-{short}-{last_month}-{_settings_digest(settings)}"
+
+
+def _settings_digest(settings: ModelSettings) -> str:
+    """Hash of the features and the knobs that shape a model (not how often it is retrained)."""
+    knobs = settings.model_dump(exclude={"retrain_every_months"})
+    blob = json.dumps({"features": FEATURES, "settings": knobs}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:8]
 
 
 def score_customers(
@@ -575,6 +627,20 @@ def score_customers(
     """
     settings = settings or ModelSettings()
     month = validate_month(month) if month else _latest_published_month(warehouse)
+    stored = _reusable_model(warehouse, month, settings)
+    if stored is not None:
+        history = load_history(
+            warehouse,
+            first_month=add_months(stored.trained_for_month, -FEATURE_LOOKBACK_MONTHS),
+            last_month=month,
+        )
+        if month not in published_months(history):
+            raise ValueError(f"month {month} has no published statements")
+        run, predictions = _score_with_stored(
+            history, month, stored, _previous_scores(warehouse, month)
+        )
+        _record(warehouse, run, predictions)
+        return run
     history = load_history(
         warehouse,
         first_month=add_months(month, -(settings.window_months + FEATURE_LOOKBACK_MONTHS)),
@@ -586,6 +652,97 @@ def score_customers(
     run, predictions = _score_month(history, month, settings, _previous_scores(warehouse, month))
     _record(warehouse, run, predictions)
     return run
+
+
+def _reusable_model(
+    warehouse: Warehouse, month: str, settings: ModelSettings
+) -> StoredModel | None:
+    """The champion stored for one of the ``retrain_every_months - 1`` months before ``month``
+    with today's features and knobs (the latest), or None: then the run trains.
+
+    A model trained for month ``t`` learnt labels up to ``t``'s own statements, all published
+    before ``month``: scoring ``month`` with it never uses the future.
+    """
+    if settings.retrain_every_months <= 1:
+        return None
+    ensure_model_tables(warehouse)
+    with connect(warehouse) as conn:
+        cursor = conn.cursor()
+        cursor.execute(
+            "select model_version, trained_for_month, champion, decision_threshold, "
+            "train_first_month, train_last_month, sklearn_version, pickled_model "
+            "from model_artifacts "
+            "where trained_for_month < %s and trained_for_month >= %s and model_version like %s "
+            "order by trained_for_month desc, created_at desc limit 1",
+            (
+                month,
+                add_months(month, -(settings.retrain_every_months - 1)),
+                f"{MODEL_FAMILY}-%-{_settings_digest(settings)}",
+            ),
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    version, trained_for, champion, threshold, first, last, sklearn_version, blob = row
+    if sklearn_version != SKLEARN_VERSION:
+        log.warning(
+            "model %s was stored by scikit-learn %s, this is %s: training a new one",
+            version,
+            sklearn_version,
+            SKLEARN_VERSION,
+        )
+        return None
+    model = pickle.loads(blob)  # written only by _store_model, into our own warehouse
+    return StoredModel(version, trained_for, champion, float(threshold), first, last, model)
+
+
+def _score_with_stored(
+    history: pd.DataFrame, month: str, stored: StoredModel, previous: pd.Series | None
+) -> tuple[ModelRun, pd.DataFrame]:
+    """Score ``month`` with a stored champion, and measure it on the months labelled since it
+    was trained (out of time for it: it never saw their labels)."""
+    rows = history[history["month"] == month]
+    probability = np.clip(predict(stored.model, rows), 0.0, 1.0)
+    is_predicted = probability >= stored.threshold
+    monitor_months = [
+        m for m in labelled_months_before(history, month) if m >= stored.trained_for_month
+    ]
+    monitored = _labelled(history, monitor_months)
+    monitoring = (
+        split_metrics(monitored, predict(stored.model, monitored)) if len(monitored) else None
+    )
+    run = ModelRun(
+        month,
+        SCORED,
+        detail=f"champion trained for {stored.trained_for_month} reused",
+        model_version=stored.model_version,
+        n_scored=len(rows),
+        predicted_positive_rate=float(np.mean(is_predicted)) if len(rows) else None,
+        score_psi=_none_if_nan(
+            population_stability_index(
+                [] if previous is None else previous, probability, SCORE_EDGES
+            )
+        ),
+        utilization_psi=_utilization_psi(history, month),
+        reused=stored,
+        monitoring=monitoring,
+        monitor_months=monitor_months,
+    )
+    log.info(
+        "scored %s: %d customers with the champion trained for %s (%s), AUC %s on %s",
+        month,
+        run.n_scored,
+        stored.trained_for_month,
+        stored.model_version,
+        "-" if run.champion_auc is None else f"{run.champion_auc:.3f}",
+        ", ".join(monitor_months) or "no month labelled since",
+    )
+    predictions = rows[KEY].assign(
+        probability=probability,
+        is_predicted_high_risk=is_predicted,
+        model_version=stored.model_version,
+    )
+    return run, predictions.reset_index(drop=True)
 
 
 def _latest_published_month(warehouse: Warehouse) -> str:
@@ -659,6 +816,7 @@ def _score_month(
         ),
         utilization_psi=utilization_psi,
         evaluation=evaluation,
+        model=champion,
     )
     log.info(
         "scored %s: %d customers, champion %s, out-of-time AUC %.3f (baseline %.3f)",
@@ -698,10 +856,28 @@ def _utilization_psi(history: pd.DataFrame, month: str) -> float | None:
 # --- warehouse -----------------------------------------------------------------------------------
 
 
+_ADDED_RUN_COLUMNS = {
+    "training": "varchar(16) null after model_version",
+    "model_trained_for": "char(7) null after training",
+}
+"""Columns ``model_runs`` gained after it was first deployed (added to older warehouses)."""
+
+
 def ensure_model_tables(warehouse: Warehouse) -> None:
-    """Create this module's tables when missing, with the keys their files declare (idempotent)."""
+    """Create this module's tables when missing, with the keys their files declare, and add
+    the columns ``model_runs`` gained since (idempotent)."""
     with connect(warehouse) as conn:
-        create_tables(conn.cursor(), TABLES)
+        cursor = conn.cursor()
+        create_tables(cursor, TABLES)
+        cursor.execute(
+            "select column_name from information_schema.columns "
+            "where table_schema = database() and table_name = 'model_runs'"
+        )
+        present = {name.lower() for (name,) in cursor.fetchall()}
+        for column, definition in _ADDED_RUN_COLUMNS.items():
+            if column not in present:
+                log.info("adding column %s to model_runs", column)
+                cursor.execute(f"alter table model_runs add column {column} {definition}")
 
 
 def _previous_scores(warehouse: Warehouse, month: str) -> pd.Series | None:
@@ -745,6 +921,8 @@ def _record(warehouse: Warehouse, run: ModelRun, predictions: pd.DataFrame | Non
                 ],
             )
             refresh_prediction_summaries(cursor, run.month)
+        if run.evaluation is not None and run.model is not None:
+            _store_model(cursor, run)
         row = _run_row(run)
         columns = ", ".join(row)
         placeholders = ", ".join(["%s"] * len(row))
@@ -753,6 +931,32 @@ def _record(warehouse: Warehouse, run: ModelRun, predictions: pd.DataFrame | Non
         )
         run.run_id = int(cursor.lastrowid)
         conn.commit()
+
+
+def _store_model(cursor, run: ModelRun) -> None:
+    """Keep a trained run's champion for the runs that reuse it (same version: same model)."""
+    evaluation = run.evaluation
+    cursor.execute(
+        "insert into model_artifacts (model_version, trained_for_month, champion, "
+        "decision_threshold, train_first_month, train_last_month, sklearn_version, pickled_model) "
+        "values (%s, %s, %s, %s, %s, %s, %s, %s) on duplicate key update "
+        "trained_for_month = values(trained_for_month), champion = values(champion), "
+        "decision_threshold = values(decision_threshold), "
+        "train_first_month = values(train_first_month), "
+        "train_last_month = values(train_last_month), "
+        "sklearn_version = values(sklearn_version), pickled_model = values(pickled_model), "
+        "created_at = current_timestamp(6)",
+        (
+            run.model_version,
+            run.month,
+            evaluation.champion,
+            evaluation.threshold,
+            evaluation.train_months[0],
+            evaluation.test_months[-1],
+            SKLEARN_VERSION,
+            pickle.dumps(run.model, protocol=pickle.HIGHEST_PROTOCOL),
+        ),
+    )
 
 
 def refresh_prediction_summaries(cursor, month: str) -> None:
@@ -769,6 +973,8 @@ def _run_row(run: ModelRun) -> dict[str, Any]:
         "run_status": run.status,
         "detail": run.detail,
         "model_version": run.model_version,
+        "training": run.training,
+        "model_trained_for": run.reused.trained_for_month if run.reused else None,
         "n_scored": run.n_scored,
         "predicted_positive_rate": run.predicted_positive_rate,
         "score_psi": run.score_psi,
@@ -776,6 +982,8 @@ def _run_row(run: ModelRun) -> dict[str, Any]:
         "features": json.dumps(FEATURES),
     }
     evaluation = run.evaluation
+    if run.reused is not None:
+        return _reused_run_row(row, run)
     if evaluation is None:
         return row
     champion, baseline = evaluation.test[evaluation.champion], evaluation.test[BASELINE]
@@ -800,6 +1008,30 @@ def _run_row(run: ModelRun) -> dict[str, Any]:
     for prefix, metrics in (("champion", champion), ("baseline", baseline)):
         for name in ("auc", "gini", "ks", "brier", "transition_auc"):
             row[f"{prefix}_{name}"] = getattr(metrics, name)
+    return {
+        key: _none_if_nan(value) if isinstance(value, float) else value
+        for key, value in row.items()
+    }
+
+
+def _reused_run_row(row: dict[str, Any], run: ModelRun) -> dict[str, Any]:
+    """A reused champion's run: what it learnt from, and how it did on the months since."""
+    stored, metrics = run.reused, run.monitoring
+    row |= {
+        "champion": stored.champion,
+        "decision_threshold": stored.threshold,
+        "train_first_month": stored.train_first_month,
+        "train_last_month": stored.train_last_month,
+    }
+    if metrics is not None:
+        row |= {
+            "test_first_month": run.monitor_months[0],
+            "test_last_month": run.monitor_months[-1],
+            "n_test": metrics.n,
+            "test_positive_rate": metrics.positive_rate,
+        }
+        for name in ("auc", "gini", "ks", "brier", "transition_auc"):
+            row[f"champion_{name}"] = getattr(metrics, name)
     return {
         key: _none_if_nan(value) if isinstance(value, float) else value
         for key, value in row.items()
