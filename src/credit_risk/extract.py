@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from credit_risk.contract import (
     CUSTOMER_COLUMNS,
@@ -266,10 +268,12 @@ def prepare_three_file(
             raise FileNotFoundError(f"three-file extract {folder} has no {name}")
 
     customers_file, customer_verdicts = _check_customers(folder / "customers.csv")
-    known = set(warehouse_customers)
+    # one arrow array of every known id, built once for both files' checks
+    known = [pa.array(list(warehouse_customers), type=pa.string())]
     if customers_file is not None:
-        known.update(customers_file.rows.loc[customer_verdicts.ok, "customer_id"])
-    known_index = pd.Index(list(known))
+        ids = customers_file.rows.loc[customer_verdicts.ok, "customer_id"]
+        known.append(pa.array(ids, type=pa.string()))
+    known_ids = pc.unique(pa.chunked_array(known, type=pa.string()))
 
     statements_file = read_contract_csv(folder / "statements.csv", "statements", STATEMENT_COLUMNS)
     transactions_file = read_contract_csv(
@@ -287,7 +291,7 @@ def prepare_three_file(
         (transactions_file, transaction_verdicts, transaction_months, "transaction_date"),
     ):
         check_partition(verdicts, csv_file.rows, months, column, month)
-        check_known_customer(verdicts, csv_file.rows, known_index)
+        check_known_customer(verdicts, csv_file.rows, known_ids)
     check_unique(
         statement_verdicts,
         statements_file.rows,

@@ -158,7 +158,6 @@ def load_extract(
         ensure_tables(conn)
         with load_lock(conn, warehouse.database):
             resolve_interrupted_loads(conn, warehouse.database)
-            known = _warehouse_customers(conn)
             # DDL commits, and waits for readers of the table: before the transaction starts
             partitioned = set(guess_months(source, month))
             ensure_partitions(conn.cursor(), partitioned, BASE_PARTITIONED)
@@ -172,7 +171,6 @@ def load_extract(
                         warehouse,
                         source,
                         month,
-                        known,
                         partitioned,
                         xa.gtrid,
                     )
@@ -228,14 +226,14 @@ def _prepare_and_write(
     warehouse: Warehouse,
     source: Path,
     month: str | None,
-    known: set[str],
     partitioned: set[str],
     load_id: str,
 ) -> tuple[PreparedExtract, pd.DataFrame]:
     """Check the extract while the server loads its transactions early, then write the rest."""
     early = EarlyTransactionLoad.start(transactions_conn, warehouse, source, month)
     try:
-        # imported only now, while the server is already loading transactions.csv
+        # read and imported only now, while the server is already loading transactions.csv
+        known = _warehouse_customers(conn)
         from credit_risk.extract import prepare_extract
 
         prepared = prepare_extract(source, month, known)
