@@ -14,9 +14,6 @@ source "$ROOT/scripts/setup.sh"
 start="${CREDIT_RISK_GENERATE_START:-2024-01}"
 months="${CREDIT_RISK_GENERATE_MONTHS:-12}"
 logs="$AIRFLOW_HOME/demo-logs"
-# `airflow dags test` crashes after a successful run of a DAG with a deadline in Airflow 3.3.2
-# (apache/airflow#73428); the scheduler is fine, so only these local test runs turn it off.
-export CREDIT_RISK_REFRESH_DEADLINE_HOURS=0
 mkdir -p "$logs"
 
 # A manual run at date D gets the data interval that ends at D, so the run that covers month M

@@ -35,10 +35,6 @@ os.environ.update(
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO_ROOT / "plugins"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
-        # dag.test() crashes after a successful run of a DAG with a deadline in Airflow 3.3.2
-        # (apache/airflow#73428); the deadline itself is tested apart (test_dag_integrity,
-        # test_alert_channels).
-        "CREDIT_RISK_REFRESH_DEADLINE_HOURS": "0",
     }
 )
 

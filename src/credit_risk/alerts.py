@@ -1,6 +1,7 @@
 """On-call alerts for the monthly refresh: what broke, for which month, and where to look.
 
-A failed task and a run that misses its refresh deadline reach the same people through the
+A failed task and a month that misses its refresh deadline (``credit_risk.deadline``, checked
+by the watchdog DAG) reach the same people through the
 same channels (email over the SMTP provider, Slack over an incoming webhook) with the same
 wording, so on-call never has to learn two formats. The message is built by a pure function
 (``build_alert``) so its content is unit-tested without Airflow running; sending is kept apart
@@ -15,12 +16,11 @@ import), so an operator can change recipients without a DAG re-parse:
 - ``CREDIT_RISK_ALERT_FROM_EMAIL``: sender; default the connection's ``from_email`` extra.
 - ``CREDIT_RISK_ALERT_SLACK_CONN_ID``: ``slackwebhook`` connection (default
   ``credit_risk_slack``); Slack is enabled when it exists.
-- ``CREDIT_RISK_REFRESH_DEADLINE_HOURS``: refresh deadline (default 72), read at DAG parse.
+- ``CREDIT_RISK_REFRESH_DEADLINE_HOURS``: refresh deadline (default 72), read by each check.
 """
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import html
 import logging
@@ -28,7 +28,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from airflow.sdk import AsyncCallback, BaseNotifier, DeadlineAlert, DeadlineReference
+from airflow.sdk import BaseNotifier
 from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -86,7 +86,7 @@ class DeadlineSettings(BaseSettings):
         default=DEFAULT_DEADLINE_HOURS,
         ge=0,
         validation_alias=DEADLINE_HOURS_ENV,  # the name errors show, for the operator
-        description="Hours after a run is queued by which its month must be refreshed; 0: off.",
+        description="Hours after a month closes by which it must be published; 0: off.",
     )
 
 
@@ -198,12 +198,9 @@ def _run_url(dag_id: str, run_id: str) -> str | None:
 def build_alert(context: Mapping[str, Any]) -> Alert:
     """Describe a failure from an Airflow callback context.
 
-    Two context shapes exist in Airflow 3.3 and both are accepted:
-
-    - task callbacks (``on_failure_callback``) get the task context: ``dag``, ``dag_run``,
-      ``ti``, ``run_id``, ``data_interval_start``, ``exception`` (the raised exception);
-    - deadline callbacks get ``{"dag_run": <DAGRunResponse as JSON dict>, "deadline": {...}}``
-      (``dag_run_id``, ``dag_id``, ``data_interval_start`` as an ISO string, ``state``).
+    Task callbacks (``on_failure_callback``) get the task context: ``dag``, ``dag_run``,
+    ``ti``, ``run_id``, ``data_interval_start``, ``params``, ``exception`` (the raised
+    exception). The month is the run's ``month`` param when set, else its data interval's.
 
     Args:
         context: The callback context; plain dicts and simple namespaces work, so the text is
@@ -231,9 +228,9 @@ def build_alert(context: Mapping[str, Any]) -> Alert:
     interval_start = _as_datetime(
         context.get("data_interval_start") or _value(dag_run, "data_interval_start")
     )
-    month = month_of(interval_start) if interval_start else "unknown"
-    if "deadline" in context:
-        return _deadline_alert(context, dag_id, run_id, month)
+    params = context.get("params") or {}
+    chosen = params.get("month") if isinstance(params, Mapping) else None
+    month = chosen or (month_of(interval_start) if interval_start else "unknown")
 
     task_id = _value(ti, "task_id")
     try_number = _value(ti, "try_number")
@@ -288,38 +285,6 @@ def build_alert(context: Mapping[str, Any]) -> Alert:
         failures=list(validation.failures) if validation else [],
         data_docs=validation.data_docs if validation else None,
         log_url=log_url,
-    )
-
-
-def _deadline_alert(context: Mapping[str, Any], dag_id: str, run_id: str, month: str) -> Alert:
-    """A run that had not succeeded when its refresh deadline passed."""
-    deadline = context.get("deadline") or {}
-    dag_run = context.get("dag_run")
-    deadline_time = _value(deadline, "deadline_time")
-    after_hours = _value(deadline, "after_hours")
-    state = _value(dag_run, "state") or "unknown"
-    url = _run_url(dag_id, run_id)
-    within = f" (within {after_hours:g} h of being queued)" if after_hours else ""
-    lines = [
-        f"DAG: {dag_id}",
-        f"Run: {run_id}",
-        f"Month: {month}",
-        f"The refresh of {month} has not succeeded by its deadline {deadline_time}{within}.",
-        f"Run state: {state}",
-        "The month's published views may be stale or missing; check the run's failed or "
-        "still-running tasks.",
-        f"Run: {url or 'not available'}",
-    ]
-    return Alert(
-        subject=f"[credit-risk] {dag_id} {month}: refresh missed its deadline (run {state})",
-        text="\n".join(lines),
-        dag_id=dag_id,
-        run_id=run_id,
-        month=month,
-        task_id=None,
-        try_number=None,
-        error_type=MISSED_DEADLINE,
-        log_url=url,
     )
 
 
@@ -532,61 +497,11 @@ class OnCallNotifier(BaseNotifier):
 def refresh_deadline() -> dt.timedelta | None:
     """``CREDIT_RISK_REFRESH_DEADLINE_HOURS`` (default 72) as a timedelta; ``0`` turns it off.
 
-    Turning it off exists for one reason: Airflow 3.3.2's ``airflow dags test`` / ``dag.test()``
-    crash after a *successful* run of a DAG that has a deadline (apache/airflow#73428, open; the
-    scheduler is not affected). The local demo and the test suite set it to 0; production
-    leaves it on.
+    Read by the watchdog's check (``credit_risk.deadline``) each time it runs.
 
     Raises:
-        ValueError: the value is negative or not a number; failing the DAG import shows the
-            typo in the UI instead of silently never alerting.
+        ValueError: the value is negative or not a number: the check fails and says so,
+            instead of silently never alerting.
     """
     hours = DeadlineSettings().refresh_deadline_hours
     return dt.timedelta(hours=hours) if hours > 0 else None
-
-
-async def notify_missed_deadline(context: Mapping[str, Any] | None = None, **kwargs: Any) -> None:
-    """Deadline callback, run by the triggerer (``AsyncCallback``) when a run is late.
-
-    The triggerer calls it with ``context={"dag_run": ..., "deadline": ...}`` plus the
-    callback's kwargs. Sending uses the same synchronous hooks as task alerts, in a worker
-    thread so the triggerer's event loop is never blocked.
-
-    Args:
-        context: The deadline context built by the scheduler.
-        **kwargs: The ``AsyncCallback`` kwargs; ``after_hours`` is quoted in the alert.
-    """
-    try:
-        merged = dict(context or {})
-        merged["deadline"] = {**dict(merged.get("deadline") or {}), **kwargs}
-        alert = _build_or_fallback(merged)
-        await asyncio.to_thread(send_alert, alert)
-    except Exception:
-        log.exception("missed-deadline alert failed")
-
-
-def missed_refresh_deadline(after: dt.timedelta | None = None) -> DeadlineAlert | None:
-    """Alert when a run has not succeeded ``after`` its month closed.
-
-    The reference is ``DAGRUN_QUEUED_AT``. A scheduled run of the monthly data-interval
-    timetable is created and queued as soon as its month closes (at the data interval end), so
-    queued time + ``after`` is "``after`` past month close". ``DAGRUN_LOGICAL_DATE`` would be
-    wrong: for interval timetables the logical date is the interval *start*, a month before the
-    run exists, so every run would be born late and page at once. For manual runs and backfills
-    of old months the clock starts when they are queued, which is what on-call needs. Airflow
-    drops the deadline when the run succeeds; a failed run still pages when it passes.
-
-    Args:
-        after: The grace period; default ``CREDIT_RISK_REFRESH_DEADLINE_HOURS`` (72 h).
-    """
-    after = refresh_deadline() if after is None else after
-    if after is None:
-        return None
-    return DeadlineAlert(
-        reference=DeadlineReference.DAGRUN_QUEUED_AT,
-        interval=after,
-        callback=AsyncCallback(
-            notify_missed_deadline, kwargs={"after_hours": after.total_seconds() / 3600}
-        ),
-        name="credit_risk_refresh_deadline",
-    )

@@ -25,6 +25,7 @@ TABLES: tuple[str, ...] = (
     "published_customer_latest",
     "publications",
     "validation_runs",
+    "refresh_deadline_pages",
 )
 """Tables, created before any load, in this order."""
 

@@ -7,7 +7,6 @@ migrates Airflow's SQLite metadata DB.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
 import logging
@@ -168,40 +167,6 @@ def test_a_webhook_answering_an_error_is_reported_not_raised(alert_channels, cap
     assert len(alert_channels.webhook.payloads) == 1
     assert len(alert_channels.smtp.messages) == 1
     assert any("via slack failed" in message for message in alert_errors(caplog))
-
-
-def test_a_missed_deadline_reaches_both_channels_through_the_triggerer_callback(alert_channels):
-    """Run the callback the way the triggerer does (``CallbackTrigger``), with its context."""
-    from airflow.triggers.callback import CallbackTrigger
-
-    from credit_risk.alerts import missed_refresh_deadline
-
-    callback = missed_refresh_deadline(dt.timedelta(hours=72)).callback
-    context = {
-        "dag_run": {
-            "dag_id": DAG_ID,
-            "dag_run_id": RUN_ID,
-            "logical_date": "2024-03-01T00:00:00Z",
-            "data_interval_start": "2024-03-01T00:00:00Z",
-            "data_interval_end": "2024-04-01T00:00:00Z",
-            "queued_at": "2024-04-01T00:00:05Z",
-            "state": "failed",
-        },
-        "deadline": {"id": "0190aaaa", "deadline_time": "2024-04-04T00:00:05Z"},
-    }
-    trigger = CallbackTrigger(callback.path, {**callback.kwargs, "context": context})
-
-    async def run_trigger() -> list:
-        return [event async for event in trigger.run()]
-
-    events = asyncio.run(run_trigger())
-
-    assert events[-1].payload["state"] == "success", events[-1].payload
-    (mail,) = alert_channels.smtp.messages
-    (payload,) = alert_channels.webhook.payloads
-    for text in (mail.subject + mail.body, payload["text"]):
-        for expected in (DAG_ID, RUN_ID, "2024-03", "deadline", "2024-04-04T00:00:05Z", "failed"):
-            assert expected in text, expected
 
 
 @pytest.mark.slow

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import textwrap
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -16,8 +15,6 @@ from credit_risk.alerts import (
     build_alert,
     email_html,
     find_validation_error,
-    missed_refresh_deadline,
-    notify_missed_deadline,
     refresh_deadline,
     slack_payload,
 )
@@ -152,31 +149,44 @@ def test_a_context_without_exception_or_interval_still_gives_an_alert():
     assert "no exception in the context" in alert.text
 
 
-def test_a_deadline_context_names_the_month_the_deadline_and_the_run_state():
-    # The shape the scheduler builds: DAGRunResponse.model_dump(mode="json") plus the deadline.
-    context = {
-        "dag_run": {
-            "dag_id": DAG_ID,
-            "dag_run_id": RUN_ID,
-            "logical_date": "2024-03-01T00:00:00Z",
-            "data_interval_start": "2024-03-01T00:00:00Z",
-            "data_interval_end": "2024-04-01T00:00:00Z",
-            "state": "running",
-        },
-        "deadline": {"id": "0190", "deadline_time": "2024-04-04T00:00:00Z", "after_hours": 72.0},
-    }
-    alert = build_alert(context)
+def test_a_missed_deadline_names_each_late_month_and_where_it_is_stuck():
+    from credit_risk.deadline import OverdueMonth, missed_deadline_alert
+    from credit_risk.warehouse.ledger import MonthRecord
 
-    assert (alert.dag_id, alert.run_id, alert.month) == (DAG_ID, RUN_ID, "2024-03")
-    assert alert.error_type == MISSED_DEADLINE
-    assert alert.task_id is None
-    assert "2024-04-04T00:00:00Z" in alert.text
-    assert "72 h" in alert.text
-    assert "running" in alert.text
-    assert "deadline" in alert.subject
-    assert alert.log_url.endswith(
-        f"/dags/{DAG_ID}/runs/scheduled__2024-04-01T00%3A00%3A00%2B00%3A00"
+    failed = MonthRecord(
+        "2024-03",
+        "failed",
+        "L1",
+        "scheduled__2024-04-01",
+        None,
+        "published",
+        "run-9",
+        "High Risk share 0.48, expected at most 0.30",
     )
+    alert = missed_deadline_alert(
+        [
+            OverdueMonth("2024-03", dt.datetime(2024, 4, 4, tzinfo=dt.UTC), failed),
+            OverdueMonth("2024-04", dt.datetime(2024, 5, 4, tzinfo=dt.UTC), None),
+        ],
+        dt.timedelta(hours=72),
+    )
+    assert alert.error_type == MISSED_DEADLINE and alert.task_id is None
+    assert alert.month == "2024-03"
+    assert "2 months not published" in alert.subject
+    for expected in (
+        "Not published 72 h after the month closed: 2024-03, 2024-04",
+        "2024-03: failed the published gate (run run-9): High Risk share 0.48",
+        "deadline 2024-04-04 00:00 UTC",
+        "2024-04: never loaded",
+        "month=2024-03",
+    ):
+        assert expected in alert.text, expected
+
+
+def test_a_run_of_a_chosen_month_is_alerted_under_that_month():
+    error = ValidationFailedError(suite="s", month="2024-07", failures=[], evaluated=1)
+    context = {**task_context(error), "params": {"month": "2024-07", "source": None}}
+    assert build_alert(context).month == "2024-07"
 
 
 def test_the_slack_payload_carries_the_text_and_escapes_slack_markup():
@@ -218,82 +228,9 @@ def test_the_refresh_deadline_comes_from_the_environment(monkeypatch):
     assert refresh_deadline() == dt.timedelta(hours=72)
     monkeypatch.setenv("CREDIT_RISK_REFRESH_DEADLINE_HOURS", "36.5")
     assert refresh_deadline() == dt.timedelta(hours=36.5)
-    assert missed_refresh_deadline().interval == dt.timedelta(hours=36.5)
     for wrong in ("-3", "soon"):
         monkeypatch.setenv("CREDIT_RISK_REFRESH_DEADLINE_HOURS", wrong)
         with pytest.raises(ValueError, match="CREDIT_RISK_REFRESH_DEADLINE_HOURS"):
             refresh_deadline()
-    # 0 turns it off (the workaround for apache/airflow#73428 in dags test)
-    monkeypatch.setenv("CREDIT_RISK_REFRESH_DEADLINE_HOURS", "0")
+    monkeypatch.setenv("CREDIT_RISK_REFRESH_DEADLINE_HOURS", "0")  # off
     assert refresh_deadline() is None
-    assert missed_refresh_deadline() is None
-
-
-def test_the_deadline_counts_from_the_queued_run_and_calls_back_in_the_triggerer():
-    from airflow.sdk import AsyncCallback, DeadlineReference
-
-    alert = missed_refresh_deadline(dt.timedelta(hours=48))
-
-    assert alert.reference == DeadlineReference.DAGRUN_QUEUED_AT
-    assert alert.interval == dt.timedelta(hours=48)
-    assert isinstance(alert.callback, AsyncCallback)
-    assert alert.callback.path == "credit_risk.alerts.notify_missed_deadline"
-    assert alert.callback.kwargs == {"after_hours": 48.0}
-
-
-def test_a_dag_with_the_notifier_and_the_deadline_parses_and_serializes(tmp_path, monkeypatch):
-    from airflow.dag_processing.dagbag import DagBag
-
-    monkeypatch.setenv("CREDIT_RISK_REFRESH_DEADLINE_HOURS", "72")
-    from airflow.serialization.serialized_objects import DagSerialization
-
-    (tmp_path / "alerting_probe.py").write_text(
-        textwrap.dedent(
-            """
-            import pendulum
-            from airflow.sdk import CronDataIntervalTimetable, dag, task
-
-            from credit_risk.alerts import OnCallNotifier, missed_refresh_deadline
-
-
-            @dag(
-                dag_id="alerting_probe",
-                schedule=CronDataIntervalTimetable("@monthly", timezone="UTC"),
-                start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
-                catchup=False,
-                default_args={"on_failure_callback": OnCallNotifier()},
-                deadline=missed_refresh_deadline(),
-            )
-            def alerting_probe():
-                @task
-                def noop():
-                    return None
-
-                noop()
-
-
-            alerting_probe()
-            """
-        )
-    )
-    dagbag = DagBag(dag_folder=str(tmp_path))
-
-    assert dagbag.import_errors == {}
-    dag = dagbag.dags["alerting_probe"]
-    assert len(dag.deadline) == 1
-    assert dag.tasks[0].has_on_failure_callback
-    # the DAG processor stores the deadline serialized; the callback travels as its import path
-    serialized = DagSerialization.to_dict(dag)
-    assert "credit_risk.alerts.notify_missed_deadline" in str(serialized)
-
-
-def test_the_deadline_callback_never_raises(monkeypatch, caplog):
-    import asyncio
-
-    for name in ("CREDIT_RISK_ALERT_EMAILS", "AIRFLOW_CONN_SMTP_DEFAULT"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("CREDIT_RISK_ALERT_SLACK_CONN_ID", "credit_risk_slack_not_configured")
-
-    asyncio.run(notify_missed_deadline(context={"dag_run": "garbage", "deadline": None}))
-
-    assert any(record.levelname == "ERROR" for record in caplog.records)
