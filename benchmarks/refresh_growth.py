@@ -317,6 +317,14 @@ def main(
         f"statements ({counts['transactions.csv'] / counts['statements.csv']:.1f} "
         "per customer-month)"
     )
+    from credit_risk.analytics.model import ModelSettings
+
+    model = ModelSettings()
+    console.print(
+        f"model: trains on {model.window_months} labelled months, at most "
+        f"{model.max_training_rows:,} rows, retrained every {model.retrain_every_months} "
+        "month(s) (CREDIT_RISK_MODEL_*)"
+    )
     recreate_database(db_url, database)
     url = warehouse_in(db_url, database).url.render_as_string(hide_password=False)
     rows: list[dict[str, Any]] = []

@@ -1,8 +1,10 @@
 """
 ### credit_risk_monthly
 
-Monthly credit-risk refresh of the card portfolio. Each run covers one calendar month, the
-run's **data interval** (a run with interval 2024-03-01 .. 2024-04-01 loads March 2024):
+Monthly credit-risk refresh of the card portfolio. Each run loads one calendar month: a
+scheduled run (or a backfill) the month its **data interval** covers, the month that has just
+closed (the run created on 2024-04-01 loads March 2024); a manual run the month in its `month`
+param, or when that is empty the last closed month before it was triggered.
 
 1. `prepare_extract`: the month's extract, from `CREDIT_RISK_SOURCE` (a path where `{month}`
    becomes `YYYY-MM`) or, when unset, cut from the generated dataset (`CREDIT_RISK_GENERATE_*`).
@@ -25,12 +27,12 @@ run's **data interval** (a run with interval 2024-03-01 .. 2024-04-01 loads Marc
 9. `summarize_risk`: log customers per risk segment.
 
 On-call is alerted (email and Slack webhook, see `credit_risk.alerts`) when a task fails after
-its retries, and when a month is still not refreshed `CREDIT_RISK_REFRESH_DEADLINE_HOURS` after
-its run was queued. A failed gate fails the run at once (data errors are not retried; lost
-connections are), nothing downstream runs, and readers keep the last validated months. Every
-validation is recorded in `validation_runs` with its Data Docs. The warehouse is the Airflow
-connection `credit_risk_mysql`. Reruns replace the month, so clearing any task is safe. Logic
-lives in the `credit_risk` package; see README.md.
+its retries, and by `credit_risk_refresh_watchdog` when a month is still not published
+`CREDIT_RISK_REFRESH_DEADLINE_HOURS` after it closed. A failed gate fails the run at once (data
+errors are not retried; lost connections are), nothing downstream runs, and readers keep the
+last validated months. Every validation is recorded in `validation_runs` with its Data Docs.
+The warehouse is the Airflow connection `credit_risk_mysql`. Reruns replace the month, so
+clearing any task is safe. Logic lives in the `credit_risk` package; see README.md.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import Asset, CronDataIntervalTimetable, Param, chain, dag, task
 
-from credit_risk.alerts import OnCallNotifier, missed_refresh_deadline
+from credit_risk.alerts import OnCallNotifier
 from credit_risk.catalog import ASSET_URI_TEMPLATE, PUBLISHED_VIEWS
 
 CONN_ID = "credit_risk_mysql"
@@ -56,6 +58,7 @@ ANALYTICS_ASSETS = {
 
 @dag(
     dag_id="credit_risk_monthly",
+    description="Monthly credit-risk refresh: load, gate, publish and score one month",
     schedule=CronDataIntervalTimetable("@monthly", timezone="UTC"),
     start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
     catchup=False,
@@ -69,75 +72,94 @@ ANALYTICS_ASSETS = {
         # per task, so it fires once, after the last retry, with the exception in hand
         "on_failure_callback": OnCallNotifier(),
     },
-    deadline=missed_refresh_deadline(),
     params={
+        # optional params are ["null", "string"]: a "string" param left empty is required in
+        # the trigger form, which then stays disabled
+        "month": Param(
+            None,
+            type=["null", "string"],
+            pattern=r"^\d{4}-(0[1-9]|1[0-2])$",
+            title="Month to load",
+            description="YYYY-MM. Empty: the month of the run's data interval (for a manual "
+            "trigger, the last closed month).",
+        ),
         "source": Param(
-            "",
-            type="string",
-            description="Extract path for this run ({month} becomes YYYY-MM); empty: "
-            "CREDIT_RISK_SOURCE, else generated data.",
+            None,
+            type=["null", "string"],
+            title="Extract path",
+            description="This run's extract ({month} becomes YYYY-MM). Empty: "
+            "CREDIT_RISK_SOURCE, else the generated data.",
         ),
     },
     tags=["credit-risk", "monthly", "mysql"],
     doc_md=__doc__,
 )
 def credit_risk_monthly():
-    @task
+    @task(doc_md="The month to load (month param, else the data interval) and its extract.")
     def prepare_extract(data_interval_start=None, data_interval_end=None, params=None) -> dict:
-        from credit_risk.orchestration import month_of_interval, prepare_extract
+        from credit_risk.orchestration import prepare_extract, run_month
 
-        month = month_of_interval(data_interval_start, data_interval_end)
-        return {"month": month, "source": prepare_extract(month, params["source"])}
+        month = run_month(params.get("month"), data_interval_start, data_interval_end)
+        return {"month": month, "source": prepare_extract(month, params.get("source") or "")}
 
-    @task
+    @task(doc_md="Input gate: the extract as delivered (files, columns, shares of bad rows).")
     def validate_input(extract: dict, run_id=None) -> dict:
         from credit_risk.orchestration import validate_input
 
         return validate_input(extract["source"], extract["month"], CONN_ID, run_id)
 
-    @task
+    @task(doc_md="Bulk-load the month, replacing it; bad rows go to quarantined_rows.")
     def load_month(extract: dict, run_id=None) -> dict:
         from credit_risk.orchestration import load_month
 
         return load_month(extract["source"], extract["month"], CONN_ID, run_id)
 
-    @task
+    @task(doc_md="Loaded gate: the month's tables reconcile with load_audit.")
     def validate_loaded(extract: dict, run_id=None) -> dict:
         from credit_risk.orchestration import validate_loaded
 
         return validate_loaded(extract["month"], CONN_ID, run_id)
 
-    @task
+    @task(doc_md="Build the months this refresh changes in candidate tables readers do not see.")
     def build_views(extract: dict, run_id=None) -> dict:
         from credit_risk.orchestration import build
 
         return build(extract["month"], CONN_ID, run_id)
 
-    @task
+    @task(doc_md="Published gate: row invariants, and each month against the one before.")
     def validate_published(build: dict, run_id=None) -> dict:
         from credit_risk.orchestration import validate_published
 
         return validate_published(build, CONN_ID, run_id)
 
-    @task(outlets=PUBLISHED_ASSETS)
+    @task(
+        outlets=PUBLISHED_ASSETS,
+        doc_md="Replace exactly the built months for readers, in one transaction.",
+    )
     def publish_views(build: dict, run_id=None) -> dict:
         from credit_risk.orchestration import publish
 
         return publish(build, CONN_ID, run_id)
 
-    @task(outlets=[ANALYTICS_ASSETS["spend_anomalies"]])
+    @task(
+        outlets=[ANALYTICS_ASSETS["spend_anomalies"]],
+        doc_md="Flag the month's spending anomalies from the published data, then check the flags.",
+    )
     def detect_anomalies(extract: dict, run_id=None) -> dict:
         from credit_risk.orchestration import detect_anomalies
 
         return detect_anomalies(extract["month"], CONN_ID, run_id)
 
-    @task(outlets=[ANALYTICS_ASSETS["high_risk_predictions"]])
+    @task(
+        outlets=[ANALYTICS_ASSETS["high_risk_predictions"]],
+        doc_md="Score each customer's chance of High Risk next month; check the scores.",
+    )
     def score_customers(extract: dict, run_id=None) -> dict:
         from credit_risk.orchestration import score_customers
 
         return score_customers(extract["month"], CONN_ID, run_id)
 
-    @task
+    @task(doc_md="Log customers per risk segment for the month.")
     def summarize_risk(extract: dict) -> dict:
         from credit_risk.orchestration import summarize_month
 

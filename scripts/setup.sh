@@ -118,6 +118,42 @@ ensure_warehouse() {
   fi
 }
 
+# PostgreSQL: Airflow's metadata for the real-scheduler tests and "run it for real" (backfills
+# need it; SQLite is for `airflow dags test` only). Answer if it answers; if it is local and
+# silent, start (or install) it. CREDIT_RISK_TEST_PG_URL / CREDIT_RISK_AIRFLOW_PG_URL elsewhere.
+PG_HOST="${CREDIT_RISK_PG_HOST:-127.0.0.1}"
+PG_PORT="${CREDIT_RISK_PG_PORT:-5432}"
+pg_answers() { pg_isready -q -h "$PG_HOST" -p "$PG_PORT" 2>/dev/null; }
+
+ensure_postgres() {
+  command -v pg_isready >/dev/null || apt_install postgresql-client || return 0
+  if pg_answers; then return; fi
+  case "$PG_HOST" in 127.0.0.1|localhost|::1) ;; *)
+    log "PostgreSQL at $PG_HOST:$PG_PORT does not answer (the real-scheduler tests will fail)"; return;;
+  esac
+  local fresh=""
+  if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then
+    apt_install postgresql || return 0
+    fresh=1
+  fi
+  log "starting the local PostgreSQL server"
+  service postgresql start >/dev/null 2>&1 || {
+    local version
+    version="$(ls /usr/lib/postgresql | sort -V | tail -1)"
+    pg_ctlcluster "$version" main start >/dev/null 2>&1 || true
+  }
+  for _ in $(seq 1 60); do pg_answers && break; sleep 1; done
+  if [ -n "$fresh" ]; then
+    # a throwaway local server installed here: let local TCP connections in without a password,
+    # as on the machines this project is developed on (never do this on a shared server)
+    local hba
+    hba="$(ls /etc/postgresql/*/main/pg_hba.conf | head -1)"
+    sed -i '1i host all all 127.0.0.1/32 trust' "$hba"
+    service postgresql reload >/dev/null 2>&1 || true
+  fi
+  pg_answers || log "PostgreSQL still does not answer at $PG_HOST:$PG_PORT"
+}
+
 ensure_airflow_db() {
   local stamp="$AIRFLOW_HOME/.migrated"
   mkdir -p "$AIRFLOW_HOME"
@@ -137,5 +173,6 @@ ensure_browser
 ensure_venv
 export PATH="$VENV/bin:$PATH"
 ensure_warehouse
+ensure_postgres
 ensure_airflow_db
 log "ready: venv $VENV, warehouse $CREDIT_RISK_DB_URL, AIRFLOW_HOME $AIRFLOW_HOME"

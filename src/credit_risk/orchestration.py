@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from credit_risk import pipeline
 from credit_risk.contract import ExtractRefusedError
-from credit_risk.months import month_of
+from credit_risk.months import month_of, validate_month
 from credit_risk.quality.errors import ValidationFailedError
 from credit_risk.settings import get_settings
 from credit_risk.warehouse.build import load_build
@@ -36,7 +36,8 @@ NOT_RETRYABLE = (
     MonthBlockedError,
 )
 """Failures a retry cannot fix: broken data, a month blocked by one that failed, wrong
-configuration. Lost connections, a missing (maybe late) drop, a month still being loaded by
+configuration, a month's drop that is not there (a retry minutes later will not find it; the
+refresh deadline pages when it stays missing). Lost connections, a month still being loaded by
 another run and server errors stay retryable."""
 
 
@@ -57,6 +58,34 @@ def fail_without_retry_on_bad_data(function: Callable) -> Callable:
             raise AirflowFailException(f"{type(error).__name__}: {error}") from error
 
     return wrapper
+
+
+@fail_without_retry_on_bad_data
+def run_month(
+    month_param: str | None, data_interval_start: dt.datetime, data_interval_end: dt.datetime
+) -> str:
+    """The month a run loads: its ``month`` param when set (a manual run of a chosen month),
+    else the month its data interval covers (a scheduled run or a backfill: the month that
+    just closed).
+
+    Raises:
+        RunConfigurationError: the param is not ``YYYY-MM``, or the interval is not a month.
+    """
+    if month_param:
+        try:
+            month = validate_month(str(month_param).strip())
+        except ValueError as error:
+            raise RunConfigurationError(f"the month param {month_param!r}: {error}") from error
+        log.info("this run loads %s (its month param)", month)
+        return month
+    month = month_of_interval(data_interval_start, data_interval_end)
+    log.info(
+        "this run loads %s (its data interval %s .. %s)",
+        month,
+        data_interval_start,
+        data_interval_end,
+    )
+    return month
 
 
 @fail_without_retry_on_bad_data
@@ -81,7 +110,13 @@ def prepare_extract(month: str, source_template: str = "") -> str:
     """The path of the month's extract: the configured source, or a generated monthly drop."""
     template = source_template or get_settings().source
     if template:
-        path = pipeline.resolve_source(template, month)
+        try:
+            path = pipeline.resolve_source(template, month)
+        except FileNotFoundError as error:
+            # a retry 2 minutes later will not find it either: fail now, say what to do
+            raise RunConfigurationError(
+                f"{error}; deliver it there, then clear this task to run the month"
+            ) from error
     else:
         try:
             path = pipeline.month_extract_from_generator(month)
@@ -211,3 +246,17 @@ def score_customers(month: str, conn_id: str, run_id: str) -> dict:
         # too little labelled history yet (the first months): nothing to check, nothing to page
         return {"month": month, "status": run.status, "detail": run.detail}
     return _outcome(result)
+
+
+def check_refresh_deadline(now: dt.datetime, conn_id: str) -> dict:
+    """The watchdog's check at ``now`` (its run's data interval end, so a rerun of a check gives
+    the same verdict): page on-call about months past their refresh deadline."""
+    from credit_risk.deadline import check_refresh_deadline as check
+
+    result = check(resolve_warehouse(conn_id=conn_id), now)
+    return {
+        "due_month": result.due_month,
+        "overdue": [item.month for item in result.overdue],
+        "paged": result.paged,
+        "channels": result.channels,
+    }

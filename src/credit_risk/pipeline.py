@@ -94,7 +94,7 @@ class GenerationSpec:
         return cls(
             settings.generate_profile,
             settings.generate_customers,
-            settings.generate_months,
+            settings.generated_months,
             settings.generate_start,
             settings.generate_seed,
         )

@@ -94,20 +94,18 @@ def test_publish_views_publishes_every_view_as_an_asset(dag):
     )
 
 
-def test_failures_page_on_call_and_a_late_month_has_a_deadline(monkeypatch, dag):
+def test_failures_page_on_call_and_a_watchdog_not_a_deadline_alert_watches_lateness(dag):
     from credit_risk.alerts import OnCallNotifier
 
-    for task in dag.tasks:
+    dags = DagBag(dag_folder=str(REPO_ROOT / "dags")).dags
+    watchdog = dags["credit_risk_refresh_watchdog"]
+    for task in (*dag.tasks, *watchdog.tasks):
         callbacks = task.on_failure_callback
         callbacks = callbacks if isinstance(callbacks, list) else [callbacks]
         assert any(isinstance(callback, OnCallNotifier) for callback in callbacks), task.task_id
-    # the suite runs with the deadline off (apache/airflow#73428); parse it as production does
-    monkeypatch.setenv("CREDIT_RISK_REFRESH_DEADLINE_HOURS", "72")
-    production = DagBag(dag_folder=str(REPO_ROOT / "dags")).dags[DAG_ID]
-    deadlines = (
-        production.deadline if isinstance(production.deadline, list) else [production.deadline]
-    )
-    assert [deadline.interval.total_seconds() for deadline in deadlines] == [72 * 3600]
+    # Airflow 3.3.2's DeadlineAlert breaks Clear (apache/airflow#70368) and dags test (#73428)
+    assert not dag.deadline
+    assert [task.task_id for task in watchdog.tasks] == ["check_refresh_deadline"]
 
 
 def test_dag_file_has_no_heavy_imports_at_top_level():
@@ -129,3 +127,25 @@ def test_dag_file_has_no_heavy_imports_at_top_level():
         )
     ]
     assert heavy == []
+
+
+def test_every_task_and_both_dags_say_what_they_do():
+    dags = DagBag(dag_folder=str(REPO_ROOT / "dags")).dags
+    for dag_id in (DAG_ID, "credit_risk_refresh_watchdog"):
+        dag = dags[dag_id]
+        assert dag.description and dag.doc_md, dag_id
+        for task in dag.tasks:
+            assert task.doc_md and "\n" not in task.doc_md.strip(), task.task_id
+
+
+def test_the_trigger_form_needs_nothing_and_offers_an_optional_month():
+    params = DagBag(dag_folder=str(REPO_ROOT / "dags")).dags[DAG_ID].params
+    for name in ("month", "source"):
+        param = params.get_param(name)
+        assert param.value is None, name  # empty by default: the Trigger button is enabled
+        assert "null" in param.schema["type"], name
+    params.validate()  # the defaults are a valid trigger
+    month = params.get_param("month")
+    month.resolve("2024-03")
+    with pytest.raises(Exception, match="does not match"):
+        month.resolve("March")

@@ -2,7 +2,23 @@
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass, field
+
+LINE_WIDTH = 100
+"""Log lines are wrapped here, so the Airflow log view shows them whole."""
+
+
+def _wrapped(text: str, indent: str) -> list[str]:
+    """``text`` as lines of at most ``LINE_WIDTH``, continuation lines indented further."""
+    return textwrap.wrap(
+        text,
+        width=LINE_WIDTH,
+        initial_indent=indent,
+        subsequent_indent=indent + "    ",
+        break_long_words=False,
+        break_on_hyphens=False,
+    ) or [indent]
 
 
 @dataclass(frozen=True)
@@ -39,9 +55,9 @@ class ValidationFailedError(Exception):
         ]
         for failure in self.failures:
             where = f" on {failure.column}" if failure.column else ""
-            lines.append(f"  - {failure.expectation}{where}: {failure.observed}")
+            lines += _wrapped(f"- {failure.expectation}{where}: {failure.observed}", "  ")
             if failure.description:
-                lines.append(f"      ({failure.description})")
+                lines += _wrapped(f"({failure.description})", "      ")
         if self.data_docs:
             lines.append(f"Data Docs: {self.data_docs}")
         return "\n".join(lines)

@@ -1,0 +1,235 @@
+"""A real Airflow for tests: api-server, scheduler and dag-processor on PostgreSQL metadata.
+
+What ``dag.test()`` cannot show (Clear through the REST API, the scheduler creating a run on
+unpause, backfills) needs the real components. ``AirflowStack`` gives each test module its own
+PostgreSQL database and AIRFLOW_HOME, starts the three processes with LocalExecutor, logs in
+with the simple auth manager and talks to ``/api/v2``. Everything it starts is stopped by PID
+(process group) at the end, and its database dropped.
+
+PostgreSQL comes from ``CREDIT_RISK_TEST_PG_URL`` (default
+``postgresql://postgres@127.0.0.1:5432/postgres``; ``scripts/setup.sh`` starts it when local).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import REPO_ROOT
+from tests.integration.dashboard_data import free_port
+
+AIRFLOW = Path(sys.executable).with_name("airflow")
+PG_URL = os.environ.get("CREDIT_RISK_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+USER = "operator"
+TERMINAL = {"success", "failed"}
+
+
+def _pg(url: str):
+    import psycopg2
+
+    connection = psycopg2.connect(url, connect_timeout=5)
+    connection.autocommit = True
+    return connection
+
+
+@dataclass
+class AirflowStack:
+    """One running Airflow; ``start`` it, use ``api``, ``stop`` it."""
+
+    home: Path
+    env: dict[str, str]
+    base: str
+    password: str
+    database: str
+    processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+    token: str | None = None
+
+    @classmethod
+    def create(cls, home: Path, extra_env: dict[str, str]) -> AirflowStack:
+        """A stack in ``home`` with its own metadata database (not started yet)."""
+        try:
+            server = _pg(PG_URL)
+        except Exception as error:  # psycopg2.OperationalError, or the driver missing
+            pytest.fail(
+                f"no PostgreSQL answers at {PG_URL} ({error}); the real-scheduler tests keep "
+                "Airflow's metadata there: start it (scripts/setup.sh does) or set "
+                "CREDIT_RISK_TEST_PG_URL"
+            )
+        database = f"crm_airflow_{secrets.token_hex(4)}"
+        with server.cursor() as cursor:
+            cursor.execute(f'create database "{database}"')
+        server.close()
+        server_part = PG_URL.rsplit("/", 1)[0].split("://", 1)[1]  # user[:password]@host:port
+        metadata_url = f"postgresql+psycopg2://{server_part}/{database}"
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        password = secrets.token_urlsafe(12)
+        home.mkdir(parents=True, exist_ok=True)
+        (home / "passwords.json").write_text(json.dumps({USER: password}))
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")},
+            "AIRFLOW_HOME": str(home),
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata_url,
+            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__CORE__PARALLELISM": "4",
+            "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
+            "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO_ROOT / "plugins"),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{USER}:admin",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
+            "AIRFLOW__API__BASE_URL": base,
+            "AIRFLOW__API__PORT": str(port),
+            "AIRFLOW__API__SECRET_KEY": secrets.token_urlsafe(32),
+            "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{base}/execution/",
+            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "10",
+            "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
+            "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+            **extra_env,
+        }
+        return cls(home, env, base, password, database)
+
+    # --- processes ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Migrate the metadata database, start the three components, log in."""
+        migrate = subprocess.run(
+            [str(AIRFLOW), "db", "migrate"],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        if migrate.returncode != 0:
+            pytest.fail(
+                f"airflow db migrate failed:\n{migrate.stdout[-2000:]}{migrate.stderr[-3000:]}"
+            )
+        host, port = self.base.removeprefix("http://").split(":")
+        for name, command in (
+            ("api-server", ["api-server", "--host", host, "--port", port]),
+            ("scheduler", ["scheduler"]),
+            ("dag-processor", ["dag-processor"]),
+        ):
+            log = (self.home / f"{name}.log").open("w")
+            self.processes[name] = subprocess.Popen(
+                [str(AIRFLOW), *command],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group: stopping it stops its children
+            )
+        self._wait_for_api()
+        response = httpx.post(
+            f"{self.base}/auth/token",
+            json={"username": USER, "password": self.password},
+            timeout=30,
+        )
+        assert response.status_code == 201, response.text
+        self.token = response.json()["access_token"]
+
+    def stop(self) -> None:
+        """Stop every process by its process group, then drop the metadata database."""
+        for process in self.processes.values():
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in self.processes.values():
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=10)
+        try:
+            server = _pg(PG_URL)
+            with server.cursor() as cursor:
+                cursor.execute(f'drop database if exists "{self.database}" with (force)')
+            server.close()
+        except Exception:  # the database is a throwaway: never hide the test's own result
+            pass
+
+    def logs(self, tail: int = 3000) -> str:
+        """The end of each component's log, for failure messages."""
+        return "\n".join(
+            f"--- {name} ---\n{(self.home / f'{name}.log').read_text(errors='replace')[-tail:]}"
+            for name in self.processes
+        )
+
+    def _wait_for_api(self, timeout: float = 240) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for name, process in self.processes.items():
+                if process.poll() is not None:
+                    pytest.fail(f"airflow {name} exited:\n{self.logs()}")
+            try:
+                if httpx.get(f"{self.base}/api/v2/monitor/health", timeout=2).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(1)
+        pytest.fail(f"airflow api-server did not answer in {timeout:.0f} s:\n{self.logs()}")
+
+    # --- REST API ----------------------------------------------------------------------------
+
+    def api(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """One request to ``/api/v2`` as the logged-in operator."""
+        headers = {"Authorization": f"Bearer {self.token}"}
+        return httpx.request(
+            method, f"{self.base}/api/v2{path}", headers=headers, timeout=60, **kwargs
+        )
+
+    def wait_for_dag(self, dag_id: str, timeout: float = 180) -> dict:
+        """The DAG once the dag-processor has stored it."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            response = self.api("GET", f"/dags/{dag_id}")
+            if response.status_code == 200:
+                return response.json()
+            time.sleep(2)
+        pytest.fail(f"{dag_id} never appeared in the API:\n{self.logs()}")
+
+    def runs(self, dag_id: str) -> list[dict]:
+        """Every run of the DAG, oldest first."""
+        response = self.api("GET", f"/dags/{dag_id}/dagRuns", params={"order_by": "run_after"})
+        assert response.status_code == 200, response.text
+        return response.json()["dag_runs"]
+
+    def wait_for_runs(self, dag_id: str, count: int, timeout: float = 600) -> list[dict]:
+        """The DAG's runs once ``count`` of them exist and all have finished."""
+        deadline = time.monotonic() + timeout
+        runs: list[dict] = []
+        while time.monotonic() < deadline:
+            runs = self.runs(dag_id)
+            if len(runs) >= count and all(run["state"] in TERMINAL for run in runs):
+                return runs
+            time.sleep(3)
+        pytest.fail(f"runs of {dag_id} did not finish in {timeout:.0f} s: {runs}\n{self.logs()}")
+
+    def wait_for_run(self, dag_id: str, run_id: str, timeout: float = 600) -> dict:
+        """The run once it has finished."""
+        deadline = time.monotonic() + timeout
+        run: dict = {}
+        while time.monotonic() < deadline:
+            response = self.api("GET", f"/dags/{dag_id}/dagRuns/{run_id}")
+            assert response.status_code == 200, response.text
+            run = response.json()
+            if run["state"] in TERMINAL:
+                return run
+            time.sleep(3)
+        pytest.fail(f"{run_id} did not finish in {timeout:.0f} s: {run}\n{self.logs()}")
+
+    def task_instances(self, dag_id: str, run_id: str) -> dict[str, dict]:
+        """The run's task instances by task id."""
+        response = self.api("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances")
+        assert response.status_code == 200, response.text
+        return {ti["task_id"]: ti for ti in response.json()["task_instances"]}
