@@ -72,6 +72,9 @@ windows as (
         customer_id,
         sum(case when month >= %(month_2)s then monthly_spend else 0 end) as spend_2_back,
         sum(monthly_spend) as spend_5_back,
+        -- the first row within each window: a month without a row (an account quiet for
+        -- six months, a month never loaded) must not stretch the 3-month window
+        min(case when month >= %(month_2)s then month end) as first_month_back_3,
         min(month) as first_month_back
     from months_back
     group by customer_id
@@ -101,8 +104,8 @@ customer_months as (
         coalesce(windows.spend_2_back, 0) as spend_2_back,
         coalesce(windows.spend_5_back, 0) as spend_5_back,
         case
-            when windows.first_month_back <= %(month_2)s then 3
-            when windows.first_month_back = %(month_1)s then 2
+            when windows.first_month_back_3 = %(month_2)s then 3
+            when windows.first_month_back_3 = %(month_1)s then 2
             else 1
         end as months_3,
         case

@@ -182,6 +182,25 @@ def test_a_month_that_fails_on_reload_keeps_its_last_good_version(db_url, drops,
     assert_equals_a_full_rebuild(db_url)
 
 
+def test_a_backfill_behind_later_months_fills_the_gap_it_leaves(db_url, drops):
+    """The first hour in Airflow: the scheduler runs the last month on unpause, a manual run the
+    month before it, then a backfill loads older months in order. Each step passes the
+    published gate (a 3-month window with a month not loaded yet starts at its first row) and
+    the end equals a full rebuild."""
+    warehouse = warehouse_from_url(db_url)
+    steps = {
+        "2024-06": ["2024-06"],
+        "2024-05": ["2024-05", "2024-06"],
+        "2024-02": ["2024-02", "2024-05", "2024-06"],  # 03 and 04 not loaded yet
+        "2024-03": ["2024-03", "2024-05", "2024-06"],
+        "2024-04": ["2024-04", "2024-05", "2024-06"],
+    }
+    for month, expected in steps.items():
+        assert pipeline.run(warehouse, drops[month], month).published.months == expected, month
+    assert query(db_url, "select count(*) from validation_runs where not is_success") == [(0,)]
+    assert_equals_a_full_rebuild(db_url)
+
+
 def test_months_published_in_any_order_equal_a_full_rebuild(db_url, drops):
     """A parallel backfill publishes months in whatever order their runs get there."""
     warehouse = warehouse_from_url(db_url)
