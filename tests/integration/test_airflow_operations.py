@@ -132,3 +132,41 @@ def test_a_backfill_runs_its_months_one_after_the_other(stack):
     assert runs[1]["start_date"] >= runs[0]["end_date"]
     assert set(published(db_url).values()) == {"published"}
     assert sorted(published(db_url)) == [first, last, add_months(LAST_CLOSED, -1), LAST_CLOSED]
+
+
+def test_the_ui_trigger_form_works_with_its_defaults_and_runs_a_chosen_month(stack):
+    """In headless Chromium, as an operator: the form opens with every param empty and its
+    Trigger button enabled; typing a month and pressing Trigger runs that month."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.integration.test_dashboard_browser import LAUNCH_ARGS, chromium
+
+    airflow, db_url = stack
+    month = add_months(LAST_CLOSED, -4)
+    before = {run["dag_run_id"] for run in airflow.runs(DAG_ID)}
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(chromium()), headless=True, args=LAUNCH_ARGS
+        )
+        try:
+            context = browser.new_context(viewport={"width": 1400, "height": 900})
+            context.add_cookies([{"name": "_token", "value": airflow.token, "url": airflow.base}])
+            page = context.new_page()
+            page.goto(f"{airflow.base}/dags/{DAG_ID}")
+            page.get_by_role("button", name="Trigger").first.click()
+            dialog = page.get_by_role("dialog")
+            submit = dialog.get_by_role("button", name="Trigger")
+            submit.wait_for()
+            assert dialog.locator("#element_month").input_value() == ""
+            assert dialog.locator("#element_source").input_value() == ""
+            assert submit.is_enabled()  # a "string" param left empty would disable it
+            dialog.locator("#element_month").fill(month)
+            submit.click()
+            dialog.wait_for(state="hidden")
+        finally:
+            browser.close()
+
+    (new,) = [run for run in airflow.runs(DAG_ID) if run["dag_run_id"] not in before]
+    assert new["conf"]["month"] == month and new["run_type"] == "manual"
+    assert airflow.wait_for_run(DAG_ID, new["dag_run_id"])["state"] == "success", airflow.logs()
+    assert published(db_url)[month] == "published"
