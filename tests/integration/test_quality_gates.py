@@ -68,6 +68,11 @@ def test_input_suite_fails_on_a_missing_column(drops, tmp_path):
     result = validate_input(drop, "2024-02", docs_root=tmp_path)
     assert not result.success
     assert "expect_table_columns_to_match_set" in failed(result)
+    # the columns as delivered, never the suite's own numeric copies
+    (columns,) = [
+        f for f in result.failures if f.expectation == "expect_table_columns_to_match_set"
+    ]
+    assert "credit_limit" in columns.observed and "__number" not in str(result.error())
 
 
 def test_input_suite_fails_on_duplicate_transaction_ids(drops, tmp_path):
@@ -113,6 +118,10 @@ def test_loaded_suite_fails_when_too_many_rows_are_quarantined(new_db_url, drops
     result = validate_loaded(warehouse, "2024-01", docs_root=tmp_path)
     assert failed(result) == {"expect_column_max_to_be_between"}
     assert "quarantine_rate" in str(result.error())
+    # the value beside its bound, in the same unit: "0.1 (allowed: at most 0.01)"
+    (failure,) = result.failures
+    assert failure.observed.endswith("(allowed: at most 0.01)"), failure.observed
+    assert not failure.observed.startswith("observed")
 
 
 def test_loaded_suite_fails_when_a_transaction_has_no_statement(new_db_url, drops, tmp_path):

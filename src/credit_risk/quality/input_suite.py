@@ -23,7 +23,7 @@ from credit_risk.extract import (
     detect_kind,
 )
 from credit_risk.generate.legacy import LEGACY_COLUMNS, LEGACY_FILE_NAME
-from credit_risk.quality.runner import Dataset, SuiteResult, run_suite
+from credit_risk.quality.runner import DERIVED_SUFFIX, Dataset, SuiteResult, run_suite
 from credit_risk.settings import Settings, get_settings
 
 STAGE = "input"
@@ -34,10 +34,6 @@ def _read(path: Path) -> pd.DataFrame:
     frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
     frame = frame.apply(lambda column: column.str.strip()).replace("", None)
     return frame
-
-
-DERIVED_SUFFIX = "__number"
-"""Suffix of the numeric copies of amount columns that range checks read."""
 
 
 def _numeric(frame: pd.DataFrame, column: str) -> pd.DataFrame:

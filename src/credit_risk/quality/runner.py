@@ -24,6 +24,10 @@ from credit_risk.warehouse.db import Warehouse, connect, session_memory_sql
 
 log = logging.getLogger(__name__)
 
+DERIVED_SUFFIX = "__number"
+"""Suffix of the numeric copies of amount columns the input suite's range checks read; failure
+messages name the column as delivered."""
+
 ALL_MONTHS = "all"
 """Partition label of a validation that covers every month (a whole-file input check)."""
 
@@ -135,8 +139,33 @@ def _observed(result) -> str:
     if result.expectation_config.type == "unexpected_rows_expectation":
         return f"{details.get('observed_value')} unexpected rows"
     if "observed_value" in details:
-        return f"observed {_plain(details['observed_value'])}"
+        return f"{_shown(details['observed_value'])}{_bounds(result.expectation_config)}"
     return json.dumps(details, default=str)[:300]
+
+
+def _shown(value) -> str:
+    """An observed value as on-call reads it: lists without the suites' internal columns."""
+    if isinstance(value, list | tuple):
+        return ", ".join(str(_plain(item)) for item in value if not _internal(item)) or "none"
+    return str(_plain(value))
+
+
+def _bounds(config) -> str:
+    """`` (allowed: ...)`` from the expectation's own bounds, in the value's own unit."""
+    kwargs = config.kwargs or {}
+    low, high = kwargs.get("min_value"), kwargs.get("max_value")
+    if low is not None and high is not None:
+        return f" (allowed: {_plain(low)} to {_plain(high)})"
+    if high is not None:
+        return f" (allowed: at most {_plain(high)})"
+    if low is not None:
+        return f" (allowed: at least {_plain(low)})"
+    return ""
+
+
+def _internal(name) -> bool:
+    """A column the input suite derives for its checks (``credit_limit__number``)."""
+    return isinstance(name, str) and name.endswith(DERIVED_SUFFIX)
 
 
 def _plain(value):
@@ -150,9 +179,9 @@ def _plain(value):
 def _column_of(config) -> str | None:
     kwargs = config.kwargs or {}
     if "column" in kwargs:
-        return kwargs["column"]
+        return kwargs["column"].removesuffix(DERIVED_SUFFIX)
     if "column_list" in kwargs:
-        return ", ".join(kwargs["column_list"])
+        return ", ".join(name.removesuffix(DERIVED_SUFFIX) for name in kwargs["column_list"])
     return None
 
 
