@@ -443,7 +443,12 @@ def test_at_risk_csv_holds_the_table_rows_in_the_table_order(scenario, sort, ord
 
 @pytest.mark.parametrize(
     ("sort", "order", "category"),
-    [("z_score", "desc", None), ("monthly_spend", "asc", None), ("customer_id", "desc", HIGH)],
+    [
+        ("strength", "desc", None),
+        ("z_score", "desc", None),
+        ("monthly_spend", "asc", None),
+        ("customer_id", "desc", HIGH),
+    ],
 )
 def test_anomalies_table_and_csv(scenario, frame, anomalies, sort, order, category):
     _, _, base = scenario
@@ -454,6 +459,7 @@ def test_anomalies_table_and_csv(scenario, frame, anomalies, sort, order, catego
             "customer_id": row.customer_id,
             "risk_category": segment.get(row.customer_id),
             "z_score": row.z_score,
+            "strength": None if pd.isna(row.z_score) else abs(row.z_score),
             "monthly_spend": Decimal(row.monthly_spend),
             "anomaly_reason": row.anomaly_reason,
         }

@@ -205,6 +205,10 @@ def test_page_loads_draws_every_chart_and_shows_the_databases_kpis(browser, stal
         page.page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
         for chart in CHARTS:
             node = page.page.locator(f"#{chart}")
+            if chart == "chart-customer-spend":  # empty until someone picks a customer
+                assert node.get_attribute("data-rendered") == "unavailable"
+                assert "Pick a customer" in node.inner_text()
+                continue
             assert node.get_attribute("data-rendered") == "true", chart
             assert node.locator(".main-svg").count() >= 1, chart
         assert page.page.input_value("#month-slicer") == LATEST
@@ -314,8 +318,75 @@ def test_panels_say_not_available_yet_without_the_analytics_tables(
             assert "Not available yet" in page.page.text_content("#table-anomalies")
             # the credit-limit pre-aggregate comes with every publication: it always renders
             for chart in CHARTS:
-                assert page.page.get_attribute(f"#{chart}", "data-rendered") == "true"
+                if chart != "chart-customer-spend":  # empty until a customer is picked
+                    assert page.page.get_attribute(f"#{chart}", "data-rendered") == "true"
             assert page.page.is_hidden("#anomalies-export")
             assert page.problems == []
         finally:
             page.close()
+
+
+def test_the_page_tells_the_truth_about_its_figures(browser, stale):
+    """Colours follow meaning, axes start at zero, nothing shown for nothing, labels fit, odd
+    values explained, and no customer is picked for the reader."""
+    _, base = stale
+    page = Watched(browser, base).open()
+    try:
+        # a change in spend is neither good nor bad news: grey; risk KPIs red when they rise
+        spend = page.page.locator("#kpi-avg_monthly_spend .change")
+        assert "neutral" in spend.get_attribute("class")
+        assert "better" not in spend.get_attribute("class")
+        assert "worse" not in spend.get_attribute("class")
+        # grey as the KPI titles are (var(--muted)), neither the red nor the green of risk
+        title = page.page.locator("#kpi-avg_monthly_spend h2")
+        color = "node => getComputedStyle(node).color"
+        assert spend.evaluate(color) == title.evaluate(color)
+        for name in ("utilization_pct", "high_risk_customers", "delinquent_30_plus"):
+            classes = page.page.get_attribute(f"#kpi-{name} .change", "class")
+            if " up" in f" {classes}":
+                assert "worse" in classes, name
+            if " down" in f" {classes}":
+                assert "better" in classes, name
+        # the portfolio's spend axis starts at zero
+        low = page.page.evaluate(
+            "document.getElementById('chart-portfolio-spend')._fullLayout.yaxis.range[0]"
+        )
+        assert low <= 0
+        # no slice, hence no "0%" label, for an empty segment
+        values = page.page.evaluate(
+            "document.getElementById('chart-risk-distribution').data[0].values"
+        )
+        assert values and all(value > 0 for value in values)
+        # the last month's label is inside its chart at 1,400 px
+        for chart in ("chart-portfolio-spend", "chart-risk-trend"):
+            inside = page.page.evaluate(
+                f"""(() => {{
+                    const node = document.getElementById('{chart}');
+                    const ticks = node.querySelectorAll('.xtick text');
+                    const last = ticks[ticks.length - 1].getBoundingClientRect();
+                    const box = node.getBoundingClientRect();
+                    return last.right <= box.right && last.left >= box.left;
+                }})()"""
+            )
+            assert inside, chart
+        # negative spend and utilization over 100 % say what they are
+        assert "refunds" in page.page.text_content("#explain-spend")
+        assert "over the limit" in page.page.text_content("#explain-utilization")
+        # anomalies: the strongest first, either way from usual, and what was unusual first
+        assert page.page.text_content("#table-anomalies thead th:first-child") == "Reason"
+        zs = page.page.eval_on_selector_all(
+            "#table-anomalies tbody tr td:last-child",
+            "cells => cells.map(c => c.textContent)",
+        )
+        strengths = [abs(float(z.replace(",", ""))) for z in zs if z not in ("", "–")]
+        assert strengths and strengths == sorted(strengths, reverse=True)
+        # the drill-down waits for a choice, then shows that customer
+        assert "Pick a customer" in page.page.inner_text("#chart-customer-spend")
+        row = page.page.locator("#table-at-risk tbody tr").first
+        customer = row.get_attribute("data-customer")
+        row.click()
+        page.page.wait_for_selector("#chart-customer-spend[data-rendered='true']")
+        assert page.page.text_content("#customer-title").endswith(customer)
+        assert page.problems == []
+    finally:
+        page.close()

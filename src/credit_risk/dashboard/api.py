@@ -537,7 +537,7 @@ def anomalies(
     month: MonthParam = None,
     category: CategoryParam = None,
     q: CustomerPrefixParam = None,
-    sort: AnomalySort = "z_score",
+    sort: AnomalySort = "strength",
     order: OrderParam = "desc",
     limit: PageLimitParam = 50,
     offset: OffsetParam = 0,
@@ -552,7 +552,7 @@ def anomalies_csv(
     month: MonthParam = None,
     category: CategoryParam = None,
     q: CustomerPrefixParam = None,
-    sort: AnomalySort = "z_score",
+    sort: AnomalySort = "strength",
     order: OrderParam = "desc",
     limit: ExportLimitParam = 10_000,
 ) -> Response:

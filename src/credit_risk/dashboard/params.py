@@ -37,7 +37,13 @@ AtRiskSort = Literal[
     "utilization_pct", "days_past_due", "monthly_spend", "probability", "customer_id"
 ]
 AnomalySort = Literal[
-    "z_score", "monthly_spend", "baseline_mean", "baseline_std", "customer_id", "risk_category"
+    "strength",
+    "z_score",
+    "monthly_spend",
+    "baseline_mean",
+    "baseline_std",
+    "customer_id",
+    "risk_category",
 ]
 
 MonthText = Annotated[str, StringConstraints(pattern=MONTH_PATTERN)]

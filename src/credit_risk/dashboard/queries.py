@@ -69,6 +69,7 @@ AT_RISK_SORTS: dict[str, str] = {
 (docs/dashboard.md), so a page is read, not a sorted segment."""
 
 ANOMALY_SORTS: dict[str, str] = {
+    "strength": "abs(anomalies.z_score)",  # how far from the customer's usual, either way
     "z_score": "anomalies.z_score",
     "monthly_spend": "anomalies.monthly_spend",
     "baseline_mean": "anomalies.baseline_mean",

@@ -13,12 +13,15 @@ const COLORS = {
 };
 const PLOT_CONFIG = { displaylogo: false, responsive: true };
 const BASE_LAYOUT = {
-  margin: { l: 60, r: 20, t: 10, b: 50 },
+  margin: { l: 60, r: 40, t: 10, b: 50 },
   paper_bgcolor: "rgba(0,0,0,0)",
   plot_bgcolor: "rgba(0,0,0,0)",
   legend: { orientation: "h", y: -0.2 },
   font: { size: 12 },
 };
+// KPIs whose rise is neither good nor bad news (spend): their change is shown in grey. For every
+// other KPI a rise means more risk, so it is red, a fall green.
+const NEUTRAL_KPIS = new Set(["avg_monthly_spend"]);
 const KPI_KINDS = {
   utilization_pct: "pct",
   high_risk_customers: "count",
@@ -32,7 +35,7 @@ const KPI_KINDS = {
 
 // The sort keys the API accepts (each served by an index; see docs/dashboard.md).
 const AT_RISK_SORTS = new Set(["customer_id", "utilization_pct", "days_past_due", "monthly_spend", "probability"]);
-const ANOMALY_SORTS = new Set(["customer_id", "risk_category", "monthly_spend", "baseline_mean", "baseline_std", "z_score"]);
+const ANOMALY_SORTS = new Set(["customer_id", "risk_category", "monthly_spend", "baseline_mean", "baseline_std", "strength"]);
 
 const state = {
   month: null,
@@ -40,7 +43,7 @@ const state = {
   customer: null,
   q: "",
   atRisk: { sort: "utilization_pct", order: "desc", offset: 0, limit: 25 },
-  anomalies: { sort: "z_score", order: "desc", offset: 0, limit: 25 },
+  anomalies: { sort: "strength", order: "desc", offset: 0, limit: 25 },
   generation: 0,
 };
 
@@ -120,12 +123,13 @@ function unavailable(id, message) {
 
 async function drawRiskDistribution() {
   const data = await getJson("api/risk-distribution", slicerParams());
-  const labels = data.segments.map((s) => s.risk_category);
+  const segments = data.segments.filter((s) => s.customers > 0);  // no "0%" label for an empty one
+  const labels = segments.map((s) => s.risk_category);
   await plot("chart-risk-distribution", [{
     type: "pie",
     hole: 0.55,
     labels,
-    values: data.segments.map((s) => s.customers),
+    values: segments.map((s) => s.customers),
     marker: { colors: labels.map((c) => COLORS[c]) },
     pull: labels.map((c) => (c === data.selected ? 0.08 : 0)),
     sort: false,
@@ -203,7 +207,10 @@ async function drawPortfolioSpend() {
     line("monthly spend", "total_spend", "solid"),
     line("3-month rolling average", "total_rolling_3_month_avg", "dash"),
     line("6-month rolling average", "total_rolling_6_month_avg", "dot"),
-  ], { xaxis: { type: "category" }, yaxis: { title: { text: "sum over customers" } } });
+  ], {
+    xaxis: { type: "category", automargin: true },
+    yaxis: { title: { text: "sum over customers" }, rangemode: "tozero" },
+  });
 }
 
 async function drawCreditLimit() {
@@ -291,7 +298,10 @@ async function drawKpis() {
       change.textContent = data.previous_month ? "" : "no previous month";
     } else {
       change.textContent = `${signed(kpi.change, kind)} vs ${data.previous_month}`;
-      change.classList.add(kpi.change > 0 ? "up" : kpi.change < 0 ? "down" : "flat");
+      const direction = kpi.change > 0 ? "up" : kpi.change < 0 ? "down" : "flat";
+      const meaning = NEUTRAL_KPIS.has(name) || direction === "flat" ? "neutral"
+        : direction === "up" ? "worse" : "better";
+      change.classList.add(direction, meaning);
     }
   }
   const flag = data.high_utilization_flag;
@@ -348,8 +358,10 @@ function tableRow(row, columns, onClick) {
   return tr;
 }
 
+// A column's fourth element, when given, is the sort key its header uses (z-score: strength).
 function sortableHead(columns, view, sortable, onSort) {
-  return el("tr", {}, ...columns.map(([key, label]) => {
+  return el("tr", {}, ...columns.map(([column, label, , sortKey]) => {
+    const key = sortKey || column;
     if (!sortable.has(key)) return el("th", {}, label);
     const active = view.sort === key;
     const arrow = active ? (view.order === "desc" ? " ▼" : " ▲") : "";
@@ -421,14 +433,15 @@ async function drawAnomalies() {
     document.getElementById("anomalies-pager").replaceChildren();
     return;
   }
+  // what was unusual first; the z-score column sorts by strength, |z|, either way from usual
   const columns = [
+    ["anomaly_reason", "Reason", "text"],
     ["customer_id", "Customer", "text"],
     ["risk_category", "Segment", "text"],
     ["monthly_spend", "Monthly spend", "money"],
     ["baseline_mean", "Baseline mean", "money"],
     ["baseline_std", "Baseline std", "money"],
-    ["z_score", "z-score", "money"],
-    ["anomaly_reason", "Reason", "text"],
+    ["z_score", "z-score", "money", "strength"],
   ];
   document.getElementById("anomalies-count").textContent = `${count.format(data.total)} flagged in ${data.month}`;
   table.replaceChildren(
@@ -442,6 +455,8 @@ async function drawAnomalies() {
 
 async function drawCustomer() {
   if (!state.customer) {
+    document.getElementById("customer-title").textContent = "Selected customer";
+    document.getElementById("customer-card").replaceChildren();
     unavailable("chart-customer-spend", "Pick a customer in the search box or a table row.");
     return;
   }
@@ -520,12 +535,8 @@ async function refreshAll() {
     drawBanner, drawKpis, drawRiskDistribution, drawRiskTrend, drawUtilization,
     drawSpendByCategory, drawPortfolioSpend, drawCreditLimit, drawAtRisk, drawAnomalies,
   ].map(run);
-  const customer = drawTopSpenders().then((data) => {
-    // The month's top spender, like the original report's selected customer, until one is picked.
-    if (!state.customer && data.rows.length) state.customer = data.rows[0].customer_id;
-    return drawCustomer();
-  });
-  await Promise.all([...widgets, run(() => customer)]);
+  // the drill-down stays empty until someone picks a customer (no arbitrary default)
+  await Promise.all([...widgets, run(drawTopSpenders), run(drawCustomer)]);
   if (generation === state.generation) {
     saveState();
     document.body.dataset.loading = "false";
