@@ -24,10 +24,11 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException
 
+from credit_risk.alerts import DASHBOARD_URL_PREFIX
 from credit_risk.dashboard import create_app
 from credit_risk.dashboard.connection import CachedFactory, airflow_warehouse
 
-URL_PREFIX = "/credit-risk"
+URL_PREFIX = DASHBOARD_URL_PREFIX  # alerts link Data Docs pages under it
 CONNECTION_CACHE_SECONDS = 60.0
 
 _bearer = HTTPBearer(auto_error=False)

@@ -182,6 +182,30 @@ def _short(message: str) -> str:
     return message[:_MAX_ERROR_CHARS] + " [...] (see the task log)"
 
 
+DASHBOARD_URL_PREFIX = "/credit-risk"
+"""Where the Airflow plugin mounts the dashboard, which serves the Data Docs site."""
+
+
+def data_docs_link(path: str | None) -> str | None:
+    """A Data Docs page as the URL on-call can open: the dashboard inside Airflow serves the
+    site (``<api base_url>/credit-risk/data-docs/...``). A page outside the site stays a path."""
+    if not path:
+        return None
+    try:
+        from pathlib import Path
+        from urllib.parse import quote
+
+        from airflow.sdk.configuration import conf
+
+        from credit_risk.settings import get_settings
+
+        relative = Path(path).resolve().relative_to(get_settings().data_docs_dir.resolve())
+        base_url = conf.get("api", "base_url", fallback="http://localhost:8080/")
+    except Exception:  # not under the site, or no Airflow configuration: the path says enough
+        return path
+    return f"{base_url.rstrip('/')}{DASHBOARD_URL_PREFIX}/data-docs/{quote(relative.as_posix())}"
+
+
 def _run_url(dag_id: str, run_id: str) -> str | None:
     """The run's page in the Airflow UI, from ``[api] base_url`` (as Airflow's own log_url)."""
     try:
@@ -259,7 +283,7 @@ def build_alert(context: Mapping[str, Any]) -> Alert:
             lines.append(f"      observed: {failure.observed}")
             if failure.description:
                 lines.append(f"      guards against: {failure.description}")
-        lines.append(f"Data Docs: {validation.data_docs or 'not built'}")
+        lines.append(f"Data Docs: {data_docs_link(validation.data_docs) or 'not built'}")
     elif isinstance(error, BaseException):
         root = _root_cause(error)
         error_type = type(root).__name__
@@ -283,7 +307,7 @@ def build_alert(context: Mapping[str, Any]) -> Alert:
         error_type=error_type,
         suite=validation.suite if validation else None,
         failures=list(validation.failures) if validation else [],
-        data_docs=validation.data_docs if validation else None,
+        data_docs=data_docs_link(validation.data_docs) if validation else None,
         log_url=log_url,
     )
 

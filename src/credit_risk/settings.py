@@ -146,7 +146,7 @@ class Settings(BaseSettings):
     )
     data_docs_dir: Path = Field(
         default=PROJECT_ROOT / "data" / "data_docs",
-        description="Where Great Expectations writes Data Docs, one site per month and stage.",
+        description="The Data Docs site every validation writes into (its index lists them all).",
     )
 
     @model_validator(mode="after")

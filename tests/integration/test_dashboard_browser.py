@@ -16,8 +16,9 @@ import pandas as pd
 import pytest
 
 from credit_risk.dashboard import create_app
+from credit_risk.settings import get_settings
 from credit_risk.warehouse.db import warehouse_from_url
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, query
 from tests.integration import dashboard_data as data
 
 pytestmark = pytest.mark.integration
@@ -232,7 +233,8 @@ def test_banner_warns_that_the_latest_run_failed_validation(browser, stale):
         assert data.MONTHS[-1] in text and f"Showing {LATEST}" in text
         link = banner.locator("a", has_text="Data Docs")
         href = link.get_attribute("href")
-        assert href.startswith("data-docs/") and href.endswith("index.html")
+        # the failed dataset's own page of the one Data Docs site
+        assert href.startswith("data-docs/validations/published/") and href.endswith(".html")
         assert data.get(base, "/" + href).status_code == 200
         assert page.problems == []
     finally:
@@ -388,5 +390,44 @@ def test_the_page_tells_the_truth_about_its_figures(browser, stale):
         page.page.wait_for_selector("#chart-customer-spend[data-rendered='true']")
         assert page.page.text_content("#customer-title").endswith(customer)
         assert page.problems == []
+    finally:
+        page.close()
+
+
+def test_the_data_docs_site_lists_every_validation_and_works_offline(browser, stale):
+    """One site for the warehouse, served by the dashboard: with every request to another host
+    refused (an offline machine), its index lists the month's validations, nothing fails to
+    load, and each page is readable."""
+    db_url, base = stale
+    page = Watched(browser, base)
+    outside: list[str] = []
+
+    def offline(route) -> None:
+        if route.request.url.startswith(base):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    page.page.route("**/*", offline)
+    try:
+        page.page.goto(f"{base}/data-docs/index.html")
+        links = page.page.eval_on_selector_all(
+            "table a[href*='validations/']", "links => links.map(a => a.getAttribute('href'))"
+        )
+        # the validations of every gate of the last published month, and the refused month's
+        recorded = query(db_url, "select distinct stage, partition_month from validation_runs")
+        for stage, month in recorded:
+            assert any(f"validations/{stage}/" in link for link in links), (stage, month)
+        assert any(f"_{data.MONTHS[-1]}" in link for link in links)  # the refused month too
+        assert outside == [] and page.problems == []
+        # a validation page opens, still offline, and shows its results as text
+        page.page.click("table a[href*='validations/published/']")
+        page.page.wait_for_load_state()
+        assert "Expectation" in page.page.inner_text("body")
+        assert outside == [] and page.problems == []
+        # the static assets exist once for the whole site
+        docs = get_settings().data_docs_dir  # the fixture's site, served by the app
+        assert [path.relative_to(docs) for path in docs.rglob("static")] == [Path("static")]
     finally:
         page.close()

@@ -234,3 +234,23 @@ def test_the_refresh_deadline_comes_from_the_environment(monkeypatch):
             refresh_deadline()
     monkeypatch.setenv("CREDIT_RISK_REFRESH_DEADLINE_HOURS", "0")  # off
     assert refresh_deadline() is None
+
+
+def test_a_data_docs_page_of_the_site_is_linked_as_a_url_of_the_dashboard(tmp_path, monkeypatch):
+    from credit_risk.alerts import data_docs_link
+    from credit_risk.settings import get_settings
+
+    monkeypatch.setenv("CREDIT_RISK_DATA_DOCS_DIR", str(tmp_path / "docs"))
+    monkeypatch.setenv("AIRFLOW__API__BASE_URL", "https://airflow.bank.example")
+    get_settings.cache_clear()
+    try:
+        page = tmp_path / "docs" / "validations" / "published" / "run 1" / "page.html"
+        assert data_docs_link(str(page)) == (
+            "https://airflow.bank.example/credit-risk/data-docs/"
+            "validations/published/run%201/page.html"
+        )
+        # a page outside the site (another machine's path) stays as it is
+        assert data_docs_link("/elsewhere/index.html") == "/elsewhere/index.html"
+        assert data_docs_link(None) is None
+    finally:
+        get_settings.cache_clear()

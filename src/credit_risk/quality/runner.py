@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,11 +19,15 @@ from pathlib import Path
 
 import pandas as pd
 
+from credit_risk.quality.data_docs import make_offline
 from credit_risk.quality.errors import FailedExpectation, ValidationFailedError
 from credit_risk.settings import get_settings
 from credit_risk.warehouse.db import Warehouse, connect, session_memory_sql
 
 log = logging.getLogger(__name__)
+
+RESULTS_FOLDER = ".results"
+"""Folder of the Data Docs site that holds the validation results (JSON) its pages render."""
 
 DERIVED_SUFFIX = "__number"
 """Suffix of the numeric copies of amount columns the input suite's range checks read; failure
@@ -98,6 +103,15 @@ def _context(docs_dir: Path):
     config = DataContextConfig(
         store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False)
     )
+    # Results are kept on disk beside the site: GX's index lists (and keeps) only the pages
+    # whose results its store holds, so an in-memory store would delete every earlier page.
+    config.stores["validation_results_store"] = {
+        "class_name": "ValidationResultsStore",
+        "store_backend": {
+            "class_name": "TupleFilesystemStoreBackend",
+            "base_directory": str(docs_dir / RESULTS_FOLDER),
+        },
+    }
     context = gx.get_context(mode="ephemeral", project_config=config)
     context.variables.progress_bars = {"globally": False}
     docs_dir.mkdir(parents=True, exist_ok=True)
@@ -110,9 +124,20 @@ def _context(docs_dir: Path):
                 "base_directory": str(docs_dir),
             },
             "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+            # suite pages would be rebuilt (and earlier ones removed) by every run: results only
+            "site_section_builders": {"expectations": "None", "profiling": "None"},
         },
     )
     return context
+
+
+def _page_of(results: list, suite_name: str, site: Path) -> Path | None:
+    """The site page of this run's result of ``suite_name``, as GX names it:
+    validations/<suite, dots as folders>/<run>/<time>/<batch>.html."""
+    keys = [key for key in results if key.expectation_suite_identifier.name == suite_name]
+    if not keys:
+        return None
+    return site.joinpath("validations", *keys[-1].to_tuple()).with_suffix(".html")
 
 
 def _raised(result) -> bool:
@@ -197,7 +222,8 @@ def run_suite(
     import great_expectations as gx
 
     month = month or ALL_MONTHS
-    docs_dir = (docs_root or get_settings().data_docs_dir) / month / stage
+    # one site for the warehouse: GX's index lists every validation, static assets exist once
+    docs_dir = docs_root or get_settings().data_docs_dir
     context = _context(docs_dir)
     definitions = []
     batch_parameters: dict[str, dict] = {}
@@ -237,12 +263,16 @@ def run_suite(
 
     failures: list[FailedExpectation] = []
     evaluated = errored = 0
+    failed_suites: list[str] = []
+    stored_before = set(context.validation_results_store.list_keys())
     for name, definition in definitions:
         result = definition.run(
             batch_parameters=batch_parameters[name] or None,
             result_format={"result_format": "SUMMARY", "partial_unexpected_count": 5},
         )
         evaluated += result.statistics["evaluated_expectations"]
+        if not result.success:
+            failed_suites.append(f"{stage}.{name}")
         for outcome in result.results:
             if not outcome.success:
                 config = outcome.expectation_config
@@ -255,8 +285,17 @@ def run_suite(
                         description=config.description or f"{name} dataset",
                     )
                 )
-    context.build_data_docs(site_names=["credit_risk"])
+    new_results = [
+        key for key in context.validation_results_store.list_keys() if key not in stored_before
+    ]
+    built_at = time.time() - 1  # file times have a coarse grain on some filesystems
+    # only this run's pages (and the index): the cost does not grow with the site
+    context.build_data_docs(site_names=["credit_risk"], resource_identifiers=new_results)
+    make_offline(docs_dir, built_at)
     index = docs_dir / "index.html"
+    # the page of the first failed dataset says most; the index lists every validation
+    pages = [_page_of(new_results, suite, docs_dir) for suite in failed_suites]
+    page = next((path for path in pages if path and path.is_file()), index)
     outcome = SuiteResult(
         suite=stage,
         stage=stage,
@@ -264,7 +303,7 @@ def run_suite(
         success=not failures,
         evaluated=evaluated,
         failures=failures,
-        data_docs=str(index) if index.is_file() else None,
+        data_docs=str(page) if page.is_file() else None,
         errored=errored,
     )
     log.info(outcome.summary())
