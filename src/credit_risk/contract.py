@@ -36,6 +36,7 @@ from credit_risk.layout import (  # noqa: F401 (re-exported: the contract's name
     STATEMENT_COLUMNS,
     TRANSACTION_COLUMNS,
 )
+from credit_risk.months import MonthWindow
 
 Detail = Callable[[np.ndarray], "pd.Series | np.ndarray | list[str]"]
 """Builds the messages of the rows selected by a boolean mask."""
@@ -52,6 +53,7 @@ class Reason(StrEnum):
     INVALID_VALUE = "invalid_value"
     NON_POSITIVE_CREDIT_LIMIT = "non_positive_credit_limit"
     MONTH_OUTSIDE_PARTITION = "month_outside_partition"
+    MONTH_OUT_OF_RANGE = "month_out_of_range"
     UNKNOWN_CUSTOMER = "unknown_customer"
     DUPLICATE_CUSTOMER = "duplicate_customer"
     DUPLICATE_STATEMENT = "duplicate_statement"
@@ -421,6 +423,40 @@ def check_positive_limit(verdicts: Verdicts, rows: pd.DataFrame, column: str) ->
         Reason.NON_POSITIVE_CREDIT_LIMIT,
         column,
         _quoted(values, column, "is not positive"),
+    )
+
+
+def check_month_window(
+    verdicts: Verdicts,
+    rows: pd.DataFrame,
+    months: pd.Series,
+    column: str,
+    window: MonthWindow | None,
+) -> None:
+    """A row's month must be inside the load's window (rows without a month failed already)."""
+    if window is None:
+        return
+    known = months.notna().to_numpy()
+    values = months.fillna("").astype(str)
+    verdicts.flag(
+        known & (values < window.earliest).to_numpy(),
+        Reason.MONTH_OUT_OF_RANGE,
+        column,
+        _quoted(
+            rows[column],
+            column,
+            f"is before the earliest month loaded ({window.earliest}, CREDIT_RISK_EARLIEST_MONTH)",
+        ),
+    )
+    verdicts.flag(
+        known & (values > window.latest).to_numpy(),
+        Reason.MONTH_OUT_OF_RANGE,
+        column,
+        _quoted(
+            rows[column],
+            column,
+            f"is after the month of the load ({window.latest}): a future date cannot be real",
+        ),
     )
 
 

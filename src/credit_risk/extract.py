@@ -35,6 +35,7 @@ from credit_risk.contract import (
     check_known_customer,
     check_money,
     check_month,
+    check_month_window,
     check_partition,
     check_positive_limit,
     check_unique,
@@ -43,6 +44,7 @@ from credit_risk.contract import (
     read_contract_csv,
 )
 from credit_risk.layout import LEGACY_COLUMNS, LEGACY_FILE_NAME, detect_kind
+from credit_risk.months import MonthWindow
 
 TRANSACTION_TYPES = ("purchase", "cash_advance", "refund")
 
@@ -103,13 +105,25 @@ def _partition_of(row_months: pd.Series, partitions: list[str]) -> pd.Series:
     return row_months.where(inside, partitions[-1]).astype(object)
 
 
-def _partitions(month: str | None, candidates: list[pd.Series], path: Path) -> list[str]:
+def _partitions(
+    month: str | None, candidates: list[pd.Series], path: Path, window: MonthWindow | None
+) -> list[str]:
     if month is not None:
         return [month]
     found = sorted(set().union(*(series.dropna().unique() for series in candidates)))
     if not found:
         raise ExtractRefusedError(path, 2, None, "no row has a readable month or date")
-    return found
+    inside = [value for value in found if window is None or window.contains(value)]
+    if not inside:
+        raise ExtractRefusedError(
+            path,
+            2,
+            None,
+            f"every row is dated outside {window.earliest} .. {window.latest} (from "
+            "CREDIT_RISK_EARLIEST_MONTH to the month of the load), e.g. "
+            f"{found[0]}",
+        )
+    return inside
 
 
 def _read_counts(csv_file: CsvFile, partition: pd.Series, fallback: str) -> pd.DataFrame:
@@ -136,7 +150,9 @@ def _finish_quarantine(frames: list[pd.DataFrame], fallback: str) -> pd.DataFram
 # --- legacy: one row per transaction, carrying its customer-month's statement ----------------
 
 
-def prepare_legacy(path: Path, month: str | None) -> PreparedExtract:
+def prepare_legacy(
+    path: Path, month: str | None, window: MonthWindow | None = None
+) -> PreparedExtract:
     """Check a seed-format ``bank_transactions.csv``.
 
     The seed had no transaction ids, so each row gets a stable one from its customer, its date
@@ -156,8 +172,9 @@ def prepare_legacy(path: Path, month: str | None) -> PreparedExtract:
     check_positive_limit(verdicts, rows, "credit_limit")
     _check_lengths(verdicts, rows)
     row_months = _row_months(dates)
-    partitions = _partitions(month, [row_months], path)
+    partitions = _partitions(month, [row_months], path, window)
     check_partition(verdicts, rows, row_months, "transaction_date", month)
+    check_month_window(verdicts, rows, row_months, "transaction_date", window)
     _check_statement_agreement(verdicts, rows, row_months)
 
     partition = _partition_of(row_months, partitions)
@@ -253,7 +270,10 @@ def _check_statement_agreement(verdicts: Verdicts, rows: pd.DataFrame, months: p
 
 
 def prepare_three_file(
-    folder: Path, month: str | None, warehouse_customers: set[str]
+    folder: Path,
+    month: str | None,
+    warehouse_customers: set[str],
+    window: MonthWindow | None = None,
 ) -> PreparedExtract:
     """Check ``customers.csv`` (optional), ``statements.csv`` and ``transactions.csv``.
 
@@ -285,12 +305,14 @@ def prepare_three_file(
         month,
         [statement_months, transaction_months],
         folder / "statements.csv",
+        window,
     )
     for csv_file, verdicts, months, column in (
         (statements_file, statement_verdicts, statement_months, "statement_month"),
         (transactions_file, transaction_verdicts, transaction_months, "transaction_date"),
     ):
         check_partition(verdicts, csv_file.rows, months, column, month)
+        check_month_window(verdicts, csv_file.rows, months, column, window)
         check_known_customer(verdicts, csv_file.rows, known_ids)
     check_unique(
         statement_verdicts,
@@ -407,9 +429,13 @@ def _check_transactions(rows: pd.DataFrame) -> tuple[Verdicts, pd.Series]:
 
 
 def prepare_extract(
-    source: Path, month: str | None, warehouse_customers: set[str]
+    source: Path,
+    month: str | None,
+    warehouse_customers: set[str],
+    window: MonthWindow | None = None,
 ) -> PreparedExtract:
-    """Check an extract of either format (see ``detect_kind``)."""
+    """Check an extract of either format (see ``detect_kind``); rows dated outside ``window``
+    are quarantined (``month_out_of_range``)."""
     if detect_kind(source) == "legacy":
-        return prepare_legacy(source, month)
-    return prepare_three_file(source, month, warehouse_customers)
+        return prepare_legacy(source, month, window)
+    return prepare_three_file(source, month, warehouse_customers, window)

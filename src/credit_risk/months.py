@@ -5,6 +5,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import re
+from dataclasses import dataclass
 
 _MONTH_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
@@ -48,3 +49,17 @@ def month_end(month: str) -> dt.date:
 def month_of(day: dt.date | dt.datetime) -> str:
     """The ``'YYYY-MM'`` a date falls in."""
     return f"{day.year:04d}-{day.month:02d}"
+
+
+@dataclass(frozen=True)
+class MonthWindow:
+    """The months a load accepts: from ``CREDIT_RISK_EARLIEST_MONTH`` to the month the load
+    runs in. A statement or transaction dated later cannot be real (2099-06 from a typo, or
+    9999-12 as a placeholder), and loading it would create and publish that month."""
+
+    earliest: str
+    latest: str
+
+    def contains(self, month: str) -> bool:
+        """Whether ``month`` (YYYY-MM) is inside the window."""
+        return self.earliest <= month <= self.latest

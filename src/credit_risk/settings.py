@@ -79,6 +79,13 @@ class Settings(BaseSettings):
     generate_start: str = Field(default="2024-01", pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
     generate_seed: int = 42
 
+    earliest_month: str = Field(
+        default="2000-01",
+        pattern=r"^\d{4}-(0[1-9]|1[0-2])$",
+        description="No statement or transaction dated before this month is loaded (quarantined "
+        "as month_out_of_range), nor any dated after the month the load runs in.",
+    )
+
     @property
     def generated_months(self) -> int:
         """``generate_months``, or the profile's default span."""

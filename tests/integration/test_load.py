@@ -287,3 +287,33 @@ def test_a_missing_warehouse_database_is_created_by_the_first_load(db_server, tm
         assert table_counts(url)["transactions"] == 3
     finally:
         db_server.cursor().execute(f"drop database if exists `{name}`")
+
+
+def test_rows_dated_in_the_future_are_quarantined_and_never_become_a_month(
+    warehouse, db_url, tmp_path
+):
+    folder = write_extract(
+        tmp_path / "drop",
+        statements="C1,2024-03,5000.00,1200.50,100.00,25.00,0\nC1,2099-06,5000,10,,,\n",
+        transactions=GOOD_TRANSACTIONS.split("T3")[0] + "T8,C1,9999-12-31,5,purchase,,\n",
+    )
+    report = load_extract(warehouse, folder, latest_month="2026-12")
+    assert report.partition_months == ["2024-03"]
+    assert query(
+        db_url,
+        "select reason, count(*) from quarantined_rows group by reason",
+    ) == [("month_out_of_range", 2)]
+    partitions = {
+        name
+        for (name,) in query(
+            db_url,
+            "select partition_name from information_schema.partitions "
+            "where table_schema = database() and partition_name is not null",
+        )
+    }
+    assert partitions and not {"p209906", "p999912"} & partitions
+    assert query(db_url, "select month from month_ledger") == [("2024-03",)]
+    # a month to load that is itself in the future is refused before anything is written
+    with pytest.raises(ExtractRefusedError, match=r"2099-06, is outside 2000-01 \.\. 2026-12"):
+        load_extract(warehouse, folder, "2099-06", latest_month="2026-12")
+    assert query(db_url, "select month from month_ledger") == [("2024-03",)]

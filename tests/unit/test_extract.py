@@ -16,6 +16,7 @@ from credit_risk.contract import (
     read_contract_csv,
 )
 from credit_risk.extract import detect_kind, prepare_extract
+from credit_risk.months import MonthWindow
 
 CUSTOMERS = "customer_id,opened_date,credit_tier,region\nC1,2020-01-01,prime,north\nC2,,,\n"
 STATEMENTS_HEADER = (
@@ -215,6 +216,56 @@ def test_without_a_month_every_month_in_the_files_is_a_partition(tmp_path):
     counts = prepared.rows_read.set_index(["dataset", "partition_month"])["rows_read"]
     assert counts[("transactions", "2024-03")] == 3
     assert counts[("transactions", "2024-04")] == 2
+
+
+WINDOW = MonthWindow("2000-01", "2026-12")
+
+
+def test_rows_dated_outside_the_window_are_quarantined_and_make_no_month(tmp_path):
+    folder = write_extract(
+        tmp_path,
+        statements=GOOD_STATEMENTS + "C1,2099-06,5000,10,,,\nC2,1999-12,5000,10,,,\n",
+        transactions=GOOD_TRANSACTIONS
+        + "T7,C1,2150-01-03,5,purchase,,\nT8,C1,9999-12-31,5,purchase,,\n",
+    )
+    prepared = prepare_extract(folder, None, set(), WINDOW)
+    assert prepared.partition_months == ["2024-03"]  # no 2099-06, 2150-01, 9999-12
+    assert reasons(prepared) == [
+        ("statements", 4, "month_out_of_range", "statement_month"),
+        ("statements", 5, "month_out_of_range", "statement_month"),
+        ("transactions", 5, "month_out_of_range", "transaction_date"),
+        ("transactions", 6, "month_out_of_range", "transaction_date"),
+    ]
+    details = " ".join(prepared.quarantine["detail"])
+    assert "after the month of the load (2026-12)" in details
+    assert "before the earliest month loaded (2000-01" in details
+    assert len(prepared.statements) == 2 and len(prepared.transactions) == 3
+    # without a window (the contract alone) they would be months of their own
+    assert "2099-06" in prepare_extract(folder, None, set()).partition_months
+
+
+def test_an_extract_dated_entirely_outside_the_window_is_refused(tmp_path):
+    folder = write_extract(
+        tmp_path,
+        statements="C1,2099-06,5000,10,,,\n",
+        transactions="T7,C1,2099-06-03,5,purchase,,\n",
+    )
+    with pytest.raises(
+        ExtractRefusedError, match=r"every row is dated outside 2000-01 \.\. 2026-12"
+    ):
+        prepare_extract(folder, None, set(), WINDOW)
+
+
+def test_legacy_rows_dated_in_the_future_are_quarantined(tmp_path):
+    path = tmp_path / "bank_transactions.csv"
+    path.write_text(
+        LEGACY_HEADER
+        + "CUST_001,2024-01-31,100,50000,2000\n"
+        + "CUST_001,2099-06-15,20,50000,2000\n"
+    )
+    prepared = prepare_extract(path, None, set(), WINDOW)
+    assert prepared.partition_months == ["2024-01"]
+    assert reasons(prepared) == [("bank_transactions", 3, "month_out_of_range", "transaction_date")]
 
 
 def test_the_first_failure_of_a_row_is_the_reason_given(tmp_path):

@@ -18,6 +18,7 @@ Why it looks like this:
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import tempfile
 from dataclasses import dataclass
@@ -36,7 +37,8 @@ from credit_risk.layout import (
     STATEMENT_COLUMNS,
     detect_kind,
 )
-from credit_risk.months import validate_month
+from credit_risk.months import MonthWindow, month_of, validate_month
+from credit_risk.settings import get_settings
 from credit_risk.warehouse.db import (
     LOCAL_INFILE_HELP,
     Warehouse,
@@ -133,8 +135,20 @@ class LoadReport:
         return int(self.audit["rows_quarantined"].sum())
 
 
+def load_window(latest_month: str | None = None) -> MonthWindow:
+    """The months a load accepts: ``CREDIT_RISK_EARLIEST_MONTH`` up to ``latest_month``
+    (default: the current month, UTC)."""
+    latest = validate_month(latest_month) if latest_month else month_of(dt.datetime.now(dt.UTC))
+    return MonthWindow(get_settings().earliest_month, latest)
+
+
 def load_extract(
-    warehouse: Warehouse, source: Path, month: str | None = None, *, run_id: str = "cli"
+    warehouse: Warehouse,
+    source: Path,
+    month: str | None = None,
+    *,
+    run_id: str = "cli",
+    latest_month: str | None = None,
 ) -> LoadReport:
     """Load an extract into the warehouse, replacing the months it covers.
 
@@ -147,19 +161,32 @@ def load_extract(
         month: Load only this ``YYYY-MM``; rows of other months are quarantined. None loads every
             month found in the files.
         run_id: Who loads (the Airflow run id, or ``cli``), for the ledger.
+        latest_month: The last month a row may be dated in (default: the current month);
+            rows outside ``CREDIT_RISK_EARLIEST_MONTH`` .. it are quarantined.
 
     Raises:
         ExtractRefusedError: a file is structurally broken; nothing was loaded.
         WarehouseError: the server refuses LOAD DATA LOCAL INFILE or cannot be reached.
     """
+    window = load_window(latest_month)
     if month is not None:
         month = validate_month(month)
+        if not window.contains(month):
+            from credit_risk.contract import ExtractRefusedError
+
+            raise ExtractRefusedError(
+                source,
+                1,
+                None,
+                f"the month to load, {month}, is outside {window.earliest} .. {window.latest} "
+                "(CREDIT_RISK_EARLIEST_MONTH to the current month)",
+            )
     with connect(warehouse) as conn, connect(warehouse) as transactions_conn:
         ensure_tables(conn)
         with load_lock(conn, warehouse.database):
             resolve_interrupted_loads(conn, warehouse.database)
             # DDL commits, and waits for readers of the table: before the transaction starts
-            partitioned = set(guess_months(source, month))
+            partitioned = {m for m in guess_months(source, month) if window.contains(m)}
             ensure_partitions(conn.cursor(), partitioned, BASE_PARTITIONED)
             while True:
                 xa = LoadTransaction(conn, transactions_conn, warehouse.database)
@@ -173,6 +200,7 @@ def load_extract(
                         month,
                         partitioned,
                         xa.gtrid,
+                        window,
                     )
                     record_load(conn.cursor(), prepared.partition_months, xa.gtrid, run_id)
                     xa.commit()
@@ -228,6 +256,7 @@ def _prepare_and_write(
     month: str | None,
     partitioned: set[str],
     load_id: str,
+    window: MonthWindow,
 ) -> tuple[PreparedExtract, pd.DataFrame]:
     """Check the extract while the server loads its transactions early, then write the rest."""
     early = EarlyTransactionLoad.start(transactions_conn, warehouse, source, month)
@@ -236,7 +265,7 @@ def _prepare_and_write(
         known = _warehouse_customers(conn)
         from credit_risk.extract import prepare_extract
 
-        prepared = prepare_extract(source, month, known)
+        prepared = prepare_extract(source, month, known, window)
         missing = sorted(set(prepared.partition_months) - partitioned)
         if missing:
             raise _MissingPartitions(missing)
