@@ -135,6 +135,30 @@ def test_loaded_suite_fails_when_a_transaction_has_no_statement(new_db_url, drop
     assert "has a statement" in str(result.error())
 
 
+def test_loaded_suite_fails_when_the_transactions_vanish_beside_their_statements(
+    new_db_url, drops, tmp_path
+):
+    """A header-only transactions.csv: every row accounted for, nothing quarantined, and yet
+    the month lost its transactions. The gate says so, and the month cannot be built."""
+    warehouse = warehouse_from_url(new_db_url())
+    drop = copy_drop(drops["2024-01"], tmp_path / "drop")
+    header = (drop / "transactions.csv").read_text().splitlines()[0]
+    (drop / "transactions.csv").write_text(header + "\n")
+    load_extract(warehouse, drop, "2024-01")
+    result = validate_loaded(warehouse, "2024-01", docs_root=tmp_path)
+    assert failed(result) == {"expect_column_values_to_be_between"}
+    assert "transactions_stored" in str(result.error())
+    assert "header-only or lost transactions.csv" in str(result.error())
+
+
+def test_loaded_suite_fails_on_a_drop_loaded_under_the_wrong_month(new_db_url, drops, tmp_path):
+    warehouse = warehouse_from_url(new_db_url())
+    load_extract(warehouse, drops["2024-01"], "2024-02")  # every row is of another month
+    result = validate_loaded(warehouse, "2024-02", docs_root=tmp_path)
+    assert not result.success
+    assert "statements were loaded for 2024-02" in str(result.error())
+
+
 # --- published ----------------------------------------------------------------------------------
 
 

@@ -2,7 +2,9 @@
 
 It checks what only the database can show: the accounting in ``load_audit`` balances and
 matches the rows really stored, every transaction's customer has a statement that month, no
-customer-month is stored twice, and the share of quarantined rows stays under the ceiling.
+customer-month is stored twice, the month has transactions at all (they vanish while the
+statements stay when transactions.csv arrives empty), and the share of quarantined rows stays
+under the ceiling (a drop loaded under the wrong month quarantines every row).
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ select
         then rows_loaded end), 0) as transactions_not_in_audit,
     (select count(*) from quarantined_rows where partition_month = '{month}')
     - coalesce(sum(rows_quarantined), 0) as quarantine_not_in_audit,
+    (select count(*) from transactions where statement_month = '{month}')
+        as transactions_stored,
     count(*) as audit_rows
 from load_audit
 where partition_month = '{month}'
@@ -84,6 +88,12 @@ def datasets(month: str, settings: Settings | None = None) -> list[Dataset]:
                 min_value=0,
                 max_value=0,
                 description="quarantined rows stored = rows the audit says were quarantined",
+            ),
+            gxe.ExpectColumnValuesToBeBetween(
+                column="transactions_stored",
+                min_value=1,
+                description=f"{month} has transactions beside its statements (a header-only or "
+                "lost transactions.csv leaves none)",
             ),
             gxe.ExpectColumnMaxToBeBetween(
                 column="quarantine_rate",
