@@ -74,3 +74,15 @@ def test_a_gap_is_named(db_url, drops):
     message = " ".join(result.stderr.split())
     assert "2024-03 waits for 2024-02: not loaded" in message
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "url", ["postgresql://analyst:s3cret-pw@db.example/risk", "mysql//analyst:s3cret-pw@db"]
+)
+def test_a_wrong_warehouse_url_is_one_line_that_never_shows_the_password(url):
+    result = credit_risk(url, "report")
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert "s3cret-pw" not in output
+    assert "Traceback" not in output
+    assert "URL" in output

@@ -91,10 +91,21 @@ class Warehouse:
 
 
 def warehouse_from_url(url: str) -> Warehouse:
-    """Parse a ``mysql://user:password@host:port/database`` URL."""
-    parsed = make_url(url)
+    """Parse a ``mysql://user:password@host:port/database`` URL.
+
+    Errors never echo the URL as given: it may hold a password.
+    """
+    try:
+        parsed = make_url(url)
+    except sa.exc.ArgumentError:
+        raise WarehouseError(
+            "the warehouse URL cannot be parsed; expected mysql://user:password@host:port/database"
+        ) from None
     if not parsed.drivername.startswith(("mysql", "mariadb")):
-        raise WarehouseError(f"{parsed.drivername!r} is not a MySQL/MariaDB URL: {url}")
+        raise WarehouseError(
+            f"{parsed.drivername!r} is not a MySQL/MariaDB URL: "
+            f"{parsed.render_as_string(hide_password=True)}"
+        )
     return Warehouse(parsed.set(drivername="mysql"))
 
 
