@@ -261,3 +261,24 @@ def test_validate_and_record_raises_and_records(published_two_months, tmp_path):
     )[0]
     assert row[:5] == ("published", "2024-02", 0, 2, "test-run")
     assert "Bogus" in row[5]
+
+
+def test_a_small_portfolio_turning_high_risk_is_caught_beyond_sampling_noise(new_db_url, tmp_path):
+    """60 customers: below the 200 statements the PSI needs, yet a month going (nearly) all
+    High Risk must not publish; the months before, moving by chance, pass."""
+    root = tmp_path / "small"
+    generate_realistic(root / "full", customers=60, months=3, start="2024-01", seed=8)
+    small = {month: pipeline.slice_month(root / "full", month, root / month) for month in MONTHS}
+    warehouse = warehouse_from_url(new_db_url())
+    for month in MONTHS[:2]:
+        report = pipeline.run(warehouse, small[month], month)  # every gate passes
+        assert all(result.success for result in report.validations), month
+    statements = pd.read_csv(small["2024-03"] / "statements.csv", dtype=str)
+    limits = statements["credit_limit"].astype(float)
+    statements["outstanding_balance"] = (limits * 0.95).map("{:.2f}".format)
+    statements.to_csv(small["2024-03"] / "statements.csv", index=False)
+    with pytest.raises(ValidationFailedError) as refused:
+        pipeline.run(warehouse, small["2024-03"], "2024-03")
+    columns = {failure.column for failure in refused.value.failures}
+    assert columns == {"high_risk_share_shift_beyond_noise"}
+    assert "beyond sampling noise" in " ".join(str(refused.value).split())  # wrapped lines

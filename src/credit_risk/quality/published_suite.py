@@ -24,6 +24,13 @@ STAGE = "published"
 PSI_EPSILON = 0.0001
 """Stand-in share for an empty utilization bucket (the PSI of a zero share is infinite)."""
 
+SMALL_PORTFOLIO_SIGMAS = 3
+"""Below ``CREDIT_RISK_DISTRIBUTION_MIN_STATEMENTS`` the High Risk share is still compared with
+the month before, allowing this many standard deviations of sampling noise (of the difference
+of two proportions) on top of the usual shift: 60 customers going from 38 % to 100 % High Risk
+fail, a 100-customer month moving 20 points by chance does not. The PSI stays off there: on so
+few rows its noise alone passes the threshold."""
+
 _UTILIZATION_MISMATCH = """
 select customer_id, month, utilization_pct, outstanding_balance, credit_limit
 from {batch}
@@ -96,6 +103,13 @@ previous_month as (
     select risk_category, utilization_pct
     from {previous_table} where month = '{previous}' and has_statement
 ),
+counts as (
+    select
+        (select count(*) from current_month) as n_now,
+        (select coalesce(sum(risk_category = 'High Risk'), 0) from current_month) as high_now,
+        (select count(*) from previous_month) as n_before,
+        (select coalesce(sum(risk_category = 'High Risk'), 0) from previous_month) as high_before
+),
 buckets as (
     select 'current' as side, greatest(-1, least(10, floor(utilization_pct / 10))) as bucket
     from current_month where utilization_pct is not null
@@ -126,7 +140,13 @@ select
     case when {comparable} then coalesce(
         (select sum((current_share - previous_share) * ln(current_share / previous_share))
          from shares), 0
-    ) else 0 end as utilization_psi
+    ) else 0 end as utilization_psi,
+    (select case when not ({comparable}) and n_now > 0 and n_before > 0 then greatest(0,
+        abs(high_now / n_now - high_before / n_before)
+        - {sigmas} * sqrt(((high_now + high_before) / (n_now + n_before))
+            * (1 - (high_now + high_before) / (n_now + n_before))
+            * (1 / n_now + 1 / n_before))
+    ) else 0 end from counts) as high_risk_share_shift_beyond_noise
 ) as distribution
 """
 
@@ -205,6 +225,14 @@ def _distribution(month: str, months: list[str], rows_table: str, settings: Sett
                 f"{settings.high_risk_share_max_shift:.0%} against {previous}",
             ),
             gxe.ExpectColumnMaxToBeBetween(
+                column="high_risk_share_shift_beyond_noise",
+                max_value=settings.high_risk_share_max_shift,
+                description=f"with fewer than {settings.distribution_min_statements} statements: "
+                f"{month}'s High Risk share moves by at most "
+                f"{settings.high_risk_share_max_shift:.0%} beyond sampling noise "
+                f"({SMALL_PORTFOLIO_SIGMAS} standard deviations) against {previous}",
+            ),
+            gxe.ExpectColumnMaxToBeBetween(
                 column="utilization_psi",
                 max_value=settings.utilization_psi_max,
                 description=f"population stability index of {month}'s utilization against "
@@ -218,6 +246,7 @@ def _distribution(month: str, months: list[str], rows_table: str, settings: Sett
             previous_table=rows_table if previous in months else "published_customer_month",
             epsilon=PSI_EPSILON,
             comparable=comparable,
+            sigmas=SMALL_PORTFOLIO_SIGMAS,
         ),
     )
 
