@@ -526,6 +526,11 @@ def test_failed_month_is_loaded_but_never_shown(scenario):
 
 def test_data_docs_route_stays_inside_its_folder(scenario):
     _, _, base = scenario
-    for path in ("/data-docs/../../../../etc/passwd", "/data-docs/%2e%2e/%2e%2e/etc/passwd"):
+    for path in (
+        "/data-docs/../../../../etc/passwd",
+        "/data-docs/%2e%2e/%2e%2e/etc/passwd",
+        "/data-docs/%00",  # a NUL byte was a 500
+        "/data-docs/" + "x" * 5000,
+    ):
         response = data.get(base, path)
-        assert response.status_code == 404
+        assert response.status_code == 404, path

@@ -86,12 +86,15 @@ def _encode(value: Any) -> Any:
 def data_docs_file(path: str) -> Path | None:
     """The file under ``CREDIT_RISK_DATA_DOCS_DIR`` that ``path`` names, never outside it."""
     root = get_settings().data_docs_dir.resolve()
-    target = (root / path).resolve()
-    if target != root and root not in target.parents:
+    try:
+        target = (root / path).resolve()
+        if target != root and root not in target.parents:
+            return None
+        if target.is_dir():
+            target = target / "index.html"
+        return target if target.is_file() else None
+    except (ValueError, OSError):  # a NUL byte, a name too long for the filesystem: no page
         return None
-    if target.is_dir():
-        target = target / "index.html"
-    return target if target.is_file() else None
 
 
 def data_docs_url(path: str | None) -> str | None:
