@@ -27,6 +27,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 from airflow.sdk import BaseNotifier
 from pydantic import Field, ValidationInfo, field_validator
@@ -186,37 +187,32 @@ DASHBOARD_URL_PREFIX = "/credit-risk"
 """Where the Airflow plugin mounts the dashboard, which serves the Data Docs site."""
 
 
+def airflow_url(path: str) -> str | None:
+    """``path`` on the Airflow API server, from ``[api] base_url`` (as Airflow's own log_url);
+    None without an Airflow configuration."""
+    try:
+        from airflow.sdk.configuration import conf
+
+        base_url = conf.get("api", "base_url", fallback="http://localhost:8080/")
+    except Exception:
+        return None
+    return f"{base_url.rstrip('/')}{path}"
+
+
 def data_docs_link(path: str | None) -> str | None:
     """A Data Docs page as the URL on-call can open: the dashboard inside Airflow serves the
     site (``<api base_url>/credit-risk/data-docs/...``). A page outside the site stays a path."""
-    if not path:
-        return None
-    try:
-        from pathlib import Path
-        from urllib.parse import quote
+    from credit_risk.quality.data_docs import site_path
 
-        from airflow.sdk.configuration import conf
-
-        from credit_risk.settings import get_settings
-
-        relative = Path(path).resolve().relative_to(get_settings().data_docs_dir.resolve())
-        base_url = conf.get("api", "base_url", fallback="http://localhost:8080/")
-    except Exception:  # not under the site, or no Airflow configuration: the path says enough
+    relative = site_path(path)
+    if relative is None:
         return path
-    return f"{base_url.rstrip('/')}{DASHBOARD_URL_PREFIX}/data-docs/{quote(relative.as_posix())}"
+    return airflow_url(f"{DASHBOARD_URL_PREFIX}/data-docs/{quote(relative)}") or path
 
 
 def _run_url(dag_id: str, run_id: str) -> str | None:
-    """The run's page in the Airflow UI, from ``[api] base_url`` (as Airflow's own log_url)."""
-    try:
-        from urllib.parse import quote
-
-        from airflow.sdk.configuration import conf
-
-        base_url = conf.get("api", "base_url", fallback="http://localhost:8080/")
-        return f"{base_url.rstrip('/')}/dags/{dag_id}/runs/{quote(run_id)}"
-    except Exception:
-        return None
+    """The run's page in the Airflow UI."""
+    return airflow_url(f"/dags/{dag_id}/runs/{quote(run_id)}")
 
 
 def build_alert(context: Mapping[str, Any]) -> Alert:

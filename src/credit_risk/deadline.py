@@ -28,11 +28,12 @@ from dataclasses import dataclass, field
 from credit_risk.alerts import (
     MISSED_DEADLINE,
     Alert,
+    airflow_url,
     configured_channels,
     refresh_deadline,
     send_alert,
 )
-from credit_risk.months import add_months, month_of, month_range
+from credit_risk.months import add_months, month_of, month_range, months_between
 from credit_risk.warehouse.db import Warehouse, connect
 from credit_risk.warehouse.ledger import MonthRecord, read_ledger
 from credit_risk.warehouse.schema import ensure_tables
@@ -93,10 +94,9 @@ def overdue_months(
     first, due = min(ledger), due_month(now, after)
     if due < first:
         return []
-    count = (int(due[:4]) - int(first[:4])) * 12 + int(due[5:]) - int(first[5:]) + 1
     return [
         OverdueMonth(month, month_close(month) + after, ledger.get(month))
-        for month in month_range(first, count)
+        for month in month_range(first, months_between(first, due) + 1)
         if ledger.get(month) is None or ledger[month].published_load_id is None
     ]
 
@@ -124,7 +124,7 @@ def missed_deadline_alert(overdue: list[OverdueMonth], after: dt.timedelta) -> A
         task_id=None,
         try_number=None,
         error_type=MISSED_DEADLINE,
-        log_url=_dag_url(),
+        log_url=airflow_url(f"/dags/{MONTHLY_DAG_ID}"),
     )
 
 
@@ -192,14 +192,3 @@ def check_refresh_deadline(
         conn.commit()
     check.paged = [item.month for item in new]
     return check
-
-
-def _dag_url() -> str | None:
-    """The monthly DAG's page in the Airflow UI, from ``[api] base_url``."""
-    try:
-        from airflow.sdk.configuration import conf
-
-        base_url = conf.get("api", "base_url", fallback="http://localhost:8080/")
-        return f"{base_url.rstrip('/')}/dags/{MONTHLY_DAG_ID}"
-    except Exception:
-        return None

@@ -35,6 +35,12 @@ def add_months(month: str, count: int) -> str:
     return f"{index // 12:04d}-{index % 12 + 1:02d}"
 
 
+def months_between(first: str, last: str) -> int:
+    """How many months from ``first`` up to, not including, ``last``."""
+    (year_a, month_a), (year_b, month_b) = parse_month(first), parse_month(last)
+    return (year_b - year_a) * 12 + (month_b - month_a)
+
+
 def month_range(start: str, count: int) -> list[str]:
     """The ``count`` consecutive months beginning at ``start``."""
     return [add_months(start, offset) for offset in range(count)]

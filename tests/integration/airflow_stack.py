@@ -19,6 +19,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,37 @@ AIRFLOW = Path(sys.executable).with_name("airflow")
 PG_URL = os.environ.get("CREDIT_RISK_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 USER = "operator"
 TERMINAL = {"success", "failed"}
+
+
+def wait_for_health(
+    base: str, processes: dict[str, subprocess.Popen], logs: Callable[[], str], timeout: float
+) -> None:
+    """Until ``base``'s ``/api/v2/monitor/health`` answers; fails with ``logs()`` if any of
+    ``processes`` exits first or the time runs out."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for name, process in processes.items():
+            if process.poll() is not None:
+                pytest.fail(f"airflow {name} exited:\n{logs()}")
+        try:
+            if httpx.get(f"{base}/api/v2/monitor/health", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(1)
+    pytest.fail(f"airflow api-server did not answer in {timeout:.0f} s:\n{logs()}")
+
+
+def stop_process(process: subprocess.Popen) -> None:
+    """Stop a process started with ``start_new_session=True`` and its children, by its group."""
+    if process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
 
 
 def _pg(url: str):
@@ -130,7 +162,7 @@ class AirflowStack:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own process group: stopping it stops its children
             )
-        self._wait_for_api()
+        wait_for_health(self.base, self.processes, self.logs, timeout=240)
         response = httpx.post(
             f"{self.base}/auth/token",
             json={"username": USER, "password": self.password},
@@ -142,14 +174,7 @@ class AirflowStack:
     def stop(self) -> None:
         """Stop every process by its process group, then drop the metadata database."""
         for process in self.processes.values():
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-        for process in self.processes.values():
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=10)
+            stop_process(process)
         try:
             server = _pg(PG_URL)
             with server.cursor() as cursor:
@@ -164,20 +189,6 @@ class AirflowStack:
             f"--- {name} ---\n{(self.home / f'{name}.log').read_text(errors='replace')[-tail:]}"
             for name in self.processes
         )
-
-    def _wait_for_api(self, timeout: float = 240) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for name, process in self.processes.items():
-                if process.poll() is not None:
-                    pytest.fail(f"airflow {name} exited:\n{self.logs()}")
-            try:
-                if httpx.get(f"{self.base}/api/v2/monitor/health", timeout=2).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(1)
-        pytest.fail(f"airflow api-server did not answer in {timeout:.0f} s:\n{self.logs()}")
 
     # --- REST API ----------------------------------------------------------------------------
 

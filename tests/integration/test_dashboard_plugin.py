@@ -13,16 +13,15 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.integration import dashboard_data as data
+from tests.integration.airflow_stack import stop_process, wait_for_health
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -76,36 +75,16 @@ def api_server(airflow_home, new_db_url, tmp_path_factory):
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait_for(base, process, folder / "api-server.log")
+        wait_for_health(
+            base,
+            {"api-server": process},
+            lambda: (folder / "api-server.log").read_text()[-3000:],
+            timeout=180,
+        )
         yield base, password, db_url
     finally:
-        _stop(process)
+        stop_process(process)
         log.close()
-
-
-def _wait_for(base: str, process: subprocess.Popen, log: Path, timeout: float = 180) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"airflow api-server exited:\n{log.read_text()[-3000:]}")
-        try:
-            if httpx.get(f"{base}/api/v2/monitor/health", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(1)
-    pytest.fail(f"airflow api-server did not answer in {timeout:.0f} s:\n{log.read_text()[-3000:]}")
-
-
-def _stop(process: subprocess.Popen) -> None:
-    if process.poll() is not None:
-        return
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
 
 
 def _login(base: str, password: str) -> str:

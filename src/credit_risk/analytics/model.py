@@ -628,28 +628,18 @@ def score_customers(
     settings = settings or ModelSettings()
     month = validate_month(month) if month else _latest_published_month(warehouse)
     stored = _reusable_model(warehouse, month, settings)
-    if stored is not None:
-        history = load_history(
-            warehouse,
-            first_month=add_months(stored.trained_for_month, -FEATURE_LOOKBACK_MONTHS),
-            last_month=month,
-        )
-        if month not in published_months(history):
-            raise ValueError(f"month {month} has no published statements")
-        run, predictions = _score_with_stored(
-            history, month, stored, _previous_scores(warehouse, month)
-        )
-        _record(warehouse, run, predictions)
-        return run
+    # a stored champion needs only the months since its training; a new one its whole window
+    first = stored.trained_for_month if stored else add_months(month, -settings.window_months)
     history = load_history(
-        warehouse,
-        first_month=add_months(month, -(settings.window_months + FEATURE_LOOKBACK_MONTHS)),
-        last_month=month,
+        warehouse, first_month=add_months(first, -FEATURE_LOOKBACK_MONTHS), last_month=month
     )
-    months = published_months(history)
-    if month not in months:
+    if month not in published_months(history):
         raise ValueError(f"month {month} has no published statements")
-    run, predictions = _score_month(history, month, settings, _previous_scores(warehouse, month))
+    previous = _previous_scores(warehouse, month)
+    if stored is not None:
+        run, predictions = _score_with_stored(history, month, stored, previous)
+    else:
+        run, predictions = _score_month(history, month, settings, previous)
     _record(warehouse, run, predictions)
     return run
 
@@ -702,8 +692,7 @@ def _score_with_stored(
     """Score ``month`` with a stored champion, and measure it on the months labelled since it
     was trained (out of time for it: it never saw their labels)."""
     rows = history[history["month"] == month]
-    probability = np.clip(predict(stored.model, rows), 0.0, 1.0)
-    is_predicted = probability >= stored.threshold
+    scored = _scored(rows, stored.model, stored.threshold, stored.model_version, previous)
     monitor_months = [
         m for m in labelled_months_before(history, month) if m >= stored.trained_for_month
     ]
@@ -717,12 +706,8 @@ def _score_with_stored(
         detail=f"champion trained for {stored.trained_for_month} reused",
         model_version=stored.model_version,
         n_scored=len(rows),
-        predicted_positive_rate=float(np.mean(is_predicted)) if len(rows) else None,
-        score_psi=_none_if_nan(
-            population_stability_index(
-                [] if previous is None else previous, probability, SCORE_EDGES
-            )
-        ),
+        predicted_positive_rate=scored.predicted_positive_rate,
+        score_psi=scored.score_psi,
         utilization_psi=_utilization_psi(history, month),
         reused=stored,
         monitoring=monitoring,
@@ -737,12 +722,7 @@ def _score_with_stored(
         "-" if run.champion_auc is None else f"{run.champion_auc:.3f}",
         ", ".join(monitor_months) or "no month labelled since",
     )
-    predictions = rows[KEY].assign(
-        probability=probability,
-        is_predicted_high_risk=is_predicted,
-        model_version=stored.model_version,
-    )
-    return run, predictions.reset_index(drop=True)
+    return run, scored.predictions
 
 
 def _latest_published_month(warehouse: Warehouse) -> str:
@@ -800,20 +780,15 @@ def _score_month(
     models, evaluation = train_and_evaluate(learning, train_months, test_months, settings)
     champion = _fit(models[evaluation.champion], learning)
     rows = history[history["month"] == month]
-    probability = np.clip(predict(champion, rows), 0.0, 1.0)
     version = model_version(evaluation.champion, labelled[-1], settings)
-    is_predicted = probability >= evaluation.threshold
+    scored = _scored(rows, champion, evaluation.threshold, version, previous)
     run = ModelRun(
         month,
         SCORED,
         model_version=version,
         n_scored=len(rows),
-        predicted_positive_rate=float(np.mean(is_predicted)),
-        score_psi=_none_if_nan(
-            population_stability_index(
-                [] if previous is None else previous, probability, SCORE_EDGES
-            )
-        ),
+        predicted_positive_rate=scored.predicted_positive_rate,
+        score_psi=scored.score_psi,
         utilization_psi=utilization_psi,
         evaluation=evaluation,
         model=champion,
@@ -826,10 +801,42 @@ def _score_month(
         run.champion_auc,
         run.baseline_auc,
     )
+    return run, scored.predictions
+
+
+@dataclass(frozen=True)
+class _Scored:
+    """A month's rows scored by one champion."""
+
+    predictions: pd.DataFrame
+    """The month's rows of ``high_risk_predictions``."""
+    predicted_positive_rate: float | None
+    score_psi: float | None
+    """Against the month before's stored probabilities (None when it was not scored)."""
+
+
+def _scored(
+    rows: pd.DataFrame,
+    model: ClassifierMixin,
+    threshold: float,
+    version: str,
+    previous: pd.Series | None,
+) -> _Scored:
+    """Probabilities and flags of ``rows`` (the scored month), and their stability."""
+    probability = np.clip(predict(model, rows), 0.0, 1.0)
+    is_predicted = probability >= threshold
     predictions = rows[KEY].assign(
         probability=probability, is_predicted_high_risk=is_predicted, model_version=version
     )
-    return run, predictions.reset_index(drop=True)
+    return _Scored(
+        predictions.reset_index(drop=True),
+        float(np.mean(is_predicted)) if len(rows) else None,
+        _none_if_nan(
+            population_stability_index(
+                [] if previous is None else previous, probability, SCORE_EDGES
+            )
+        ),
+    )
 
 
 def _sample(rows: pd.DataFrame, settings: ModelSettings) -> pd.DataFrame:
@@ -983,11 +990,19 @@ def _run_row(run: ModelRun) -> dict[str, Any]:
     }
     evaluation = run.evaluation
     if run.reused is not None:
-        return _reused_run_row(row, run)
-    if evaluation is None:
-        return row
+        row |= _reused_fields(run)
+    elif evaluation is not None:
+        row |= _evaluation_fields(evaluation)
+    return {
+        key: _none_if_nan(value) if isinstance(value, float) else value
+        for key, value in row.items()
+    }
+
+
+def _evaluation_fields(evaluation: Evaluation) -> dict[str, Any]:
+    """What a training run measured: its windows, sizes and both models' metrics."""
     champion, baseline = evaluation.test[evaluation.champion], evaluation.test[BASELINE]
-    row |= {
+    row: dict[str, Any] = {
         "champion": evaluation.champion,
         "decision_threshold": evaluation.threshold,
         "train_first_month": evaluation.train_months[0],
@@ -1006,18 +1021,14 @@ def _run_row(run: ModelRun) -> dict[str, Any]:
         "baseline_coefficients": json.dumps(evaluation.baseline_coefficients),
     }
     for prefix, metrics in (("champion", champion), ("baseline", baseline)):
-        for name in ("auc", "gini", "ks", "brier", "transition_auc"):
-            row[f"{prefix}_{name}"] = getattr(metrics, name)
-    return {
-        key: _none_if_nan(value) if isinstance(value, float) else value
-        for key, value in row.items()
-    }
+        row |= _metric_fields(prefix, metrics)
+    return row
 
 
-def _reused_run_row(row: dict[str, Any], run: ModelRun) -> dict[str, Any]:
+def _reused_fields(run: ModelRun) -> dict[str, Any]:
     """A reused champion's run: what it learnt from, and how it did on the months since."""
     stored, metrics = run.reused, run.monitoring
-    row |= {
+    row: dict[str, Any] = {
         "champion": stored.champion,
         "decision_threshold": stored.threshold,
         "train_first_month": stored.train_first_month,
@@ -1029,12 +1040,16 @@ def _reused_run_row(row: dict[str, Any], run: ModelRun) -> dict[str, Any]:
             "test_last_month": run.monitor_months[-1],
             "n_test": metrics.n,
             "test_positive_rate": metrics.positive_rate,
+            **_metric_fields("champion", metrics),
         }
-        for name in ("auc", "gini", "ks", "brier", "transition_auc"):
-            row[f"champion_{name}"] = getattr(metrics, name)
+    return row
+
+
+def _metric_fields(prefix: str, metrics: SplitMetrics) -> dict[str, Any]:
+    """``<prefix>_auc``, ``_gini``, ``_ks``, ``_brier``, ``_transition_auc``."""
     return {
-        key: _none_if_nan(value) if isinstance(value, float) else value
-        for key, value in row.items()
+        f"{prefix}_{name}": getattr(metrics, name)
+        for name in ("auc", "gini", "ks", "brier", "transition_auc")
     }
 
 

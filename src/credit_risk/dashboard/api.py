@@ -36,6 +36,7 @@ from credit_risk.dashboard.params import (
     SearchLimitParam,
     TopLimitParam,
 )
+from credit_risk.quality.data_docs import site_path
 from credit_risk.settings import get_settings
 from credit_risk.warehouse.db import WarehouseError
 
@@ -99,14 +100,8 @@ def data_docs_file(path: str) -> Path | None:
 
 def data_docs_url(path: str | None) -> str | None:
     """The app-relative link to a Data Docs page recorded in ``validation_runs``, if served."""
-    if not path:
-        return None
-    root = get_settings().data_docs_dir.resolve()
-    try:
-        relative = Path(path).resolve().relative_to(root)
-    except ValueError:
-        return None
-    return f"data-docs/{relative.as_posix()}"
+    relative = site_path(path)
+    return None if relative is None else f"data-docs/{relative}"
 
 
 def _month_context(conn: sa.Connection, month: str | None) -> tuple[list[str], str]:

@@ -6,7 +6,8 @@ per suite run behind a firewall shows browser errors for every asset. Every vali
 project writes into one site (``CREDIT_RISK_DATA_DOCS_DIR``): GX's own index lists every page
 there, and its static assets (4 MB) exist once instead of once per month and stage.
 
-After each build, :func:`make_offline` rewrites the pages that build wrote: the tags that load
+After each build, :func:`make_offline` rewrites the pages that build wrote (the run's own
+validation pages and the index; never a walk over the whole site): the tags that load
 anything from another host and the inline scripts that need those libraries are removed, and a
 small local stylesheet keeps the tables readable. The content (results, observed values,
 expectation configurations) is static HTML and stays; what is lost is sorting and filtering of
@@ -19,7 +20,10 @@ import ast
 import html as html_escape
 import os
 import re
+from collections.abc import Iterable
 from pathlib import Path
+
+from credit_risk.settings import get_settings
 
 _REMOTE_TAG = re.compile(
     r"<(?:script|link|img)\b[^>]*\b(?:src|href)\s*=\s*[\"']https?://[^>]*>(?:\s*</script>)?",
@@ -54,18 +58,18 @@ pre, code { background: #f5f7f9; }
 """
 
 
-def make_offline(site: Path, since: float) -> list[Path]:
-    """Rewrite the site's pages written at or after ``since`` (a ``time.time()``); returns them.
+def make_offline(site: Path, pages: Iterable[Path]) -> list[Path]:
+    """Rewrite ``pages`` of the site (those a build just wrote); returns the rewritten ones.
 
-    Idempotent: a page already rewritten is left as it is.
+    Idempotent: a page already rewritten, or missing, is left as it is.
     """
     stylesheet = site / STYLESHEET
     stylesheet.parent.mkdir(parents=True, exist_ok=True)
     if not stylesheet.is_file() or stylesheet.read_text(encoding="utf-8") != _CSS:
         stylesheet.write_text(_CSS, encoding="utf-8")
     rewritten = []
-    for page in site.rglob("*.html"):
-        if page.stat().st_mtime < since:
+    for page in pages:
+        if not page.is_file():
             continue
         html = page.read_text(encoding="utf-8")
         if _MARK in html:
@@ -107,6 +111,18 @@ def _static_tables(html: str) -> str:
         )
         html = table.sub(lambda _, filled=filled: filled, html, count=1)
     return html
+
+
+def site_path(path: str | None) -> str | None:
+    """``path`` relative to the site (``CREDIT_RISK_DATA_DOCS_DIR``), POSIX style, or None when
+    it is empty or lies outside the site (another machine's path, an earlier layout)."""
+    if not path:
+        return None
+    try:
+        relative = Path(path).resolve().relative_to(get_settings().data_docs_dir.resolve())
+    except (ValueError, OSError):
+        return None
+    return relative.as_posix()
 
 
 def remote_references(html: str) -> list[str]:

@@ -8,10 +8,11 @@ can point at them.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import os
-import time
+import uuid
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -131,13 +132,10 @@ def _context(docs_dir: Path):
     return context
 
 
-def _page_of(results: list, suite_name: str, site: Path) -> Path | None:
-    """The site page of this run's result of ``suite_name``, as GX names it:
+def _page(site: Path, key) -> Path:
+    """The site page of a validation result, as GX names it:
     validations/<suite, dots as folders>/<run>/<time>/<batch>.html."""
-    keys = [key for key in results if key.expectation_suite_identifier.name == suite_name]
-    if not keys:
-        return None
-    return site.joinpath("validations", *keys[-1].to_tuple()).with_suffix(".html")
+    return site.joinpath("validations", *key.to_tuple()).with_suffix(".html")
 
 
 def _raised(result) -> bool:
@@ -220,6 +218,7 @@ def run_suite(
 ) -> SuiteResult:
     """Validate every dataset with its expectations; build Data Docs; return the outcome."""
     import great_expectations as gx
+    from great_expectations.core.run_identifier import RunIdentifier
 
     month = month or ALL_MONTHS
     # one site for the warehouse: GX's index lists every validation, static assets exist once
@@ -264,11 +263,16 @@ def run_suite(
     failures: list[FailedExpectation] = []
     evaluated = errored = 0
     failed_suites: list[str] = []
-    stored_before = set(context.validation_results_store.list_keys())
+    # this call's own run name: its results are told apart from every earlier one, and from
+    # those a concurrent run (another month of a backfill) writes into the same site meanwhile
+    run_id = RunIdentifier(
+        run_name=f"{stage}-{month}-{uuid.uuid4().hex[:8]}", run_time=dt.datetime.now(dt.UTC)
+    )
     for name, definition in definitions:
         result = definition.run(
             batch_parameters=batch_parameters[name] or None,
             result_format={"result_format": "SUMMARY", "partial_unexpected_count": 5},
+            run_id=run_id,
         )
         evaluated += result.statistics["evaluated_expectations"]
         if not result.success:
@@ -286,16 +290,18 @@ def run_suite(
                     )
                 )
     new_results = [
-        key for key in context.validation_results_store.list_keys() if key not in stored_before
+        key
+        for key in context.validation_results_store.list_keys()
+        if key.run_id.run_name == run_id.run_name
     ]
-    built_at = time.time() - 1  # file times have a coarse grain on some filesystems
     # only this run's pages (and the index): the cost does not grow with the site
     context.build_data_docs(site_names=["credit_risk"], resource_identifiers=new_results)
-    make_offline(docs_dir, built_at)
+    pages = {key.expectation_suite_identifier.name: _page(docs_dir, key) for key in new_results}
     index = docs_dir / "index.html"
+    make_offline(docs_dir, [index, *pages.values()])
     # the page of the first failed dataset says most; the index lists every validation
-    pages = [_page_of(new_results, suite, docs_dir) for suite in failed_suites]
-    page = next((path for path in pages if path and path.is_file()), index)
+    failed_pages = [pages[suite] for suite in failed_suites if suite in pages]
+    page = next((path for path in failed_pages if path.is_file()), index)
     outcome = SuiteResult(
         suite=stage,
         stage=stage,

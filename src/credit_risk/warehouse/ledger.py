@@ -28,7 +28,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from credit_risk.catalog import WINDOW_MONTHS
-from credit_risk.months import add_months, month_range
+from credit_risk.months import add_months, month_range, months_between
 
 LOADED, VALIDATED, PUBLISHED, FAILED = "loaded", "validated", "published", "failed"
 STAGE_LOADED, STAGE_PUBLISHED = "loaded", "published"
@@ -150,7 +150,7 @@ def _check_gaps(ledger: Mapping[str, MonthRecord], month: str) -> None:
     first = min(ledger)
     if first >= month:
         return
-    span = month_range(first, _months_between(first, month))
+    span = month_range(first, months_between(first, month))
     missing = [each for each in span if each not in ledger]
     if missing:
         shown = ", ".join(missing[:3]) + (
@@ -161,13 +161,6 @@ def _check_gaps(ledger: Mapping[str, MonthRecord], month: str) -> None:
             f"{first}; published months must follow each other without a gap (load and run "
             f"{missing[0]})"
         )
-
-
-def _months_between(first: str, last: str) -> int:
-    """How many months from ``first`` up to, not including, ``last``."""
-    year_a, month_a = map(int, first.split("-"))
-    year_b, month_b = map(int, last.split("-"))
-    return (year_b - year_a) * 12 + (month_b - month_a)
 
 
 def plan_refresh(ledger: Mapping[str, MonthRecord], month: str) -> RefreshPlan:
@@ -261,7 +254,7 @@ def plan_full(ledger: Mapping[str, MonthRecord]) -> RefreshPlan:
     if not ledger:
         raise MonthNotReadyError("nothing is loaded yet: load an extract first")
     months = []
-    for month in month_range(min(ledger), _months_between(min(ledger), max(ledger)) + 1):
+    for month in month_range(min(ledger), months_between(min(ledger), max(ledger)) + 1):
         record = ledger.get(month)
         if record is None or record.state not in (VALIDATED, PUBLISHED) or not record.is_settled:
             break
