@@ -1,5 +1,7 @@
 -- Every run of a Great Expectations suite: what was checked, whether it passed, where the
--- Data Docs are. The dashboard shows the latest; on-call reads the failures.
+-- Data Docs are. The dashboard shows the latest; on-call reads the failures. A failed published
+-- suite that on-call approved as a real shift keeps is_success = false and says who approved it
+-- and why.
 create table if not exists validation_runs (
     validation_run_id bigint not null auto_increment,
     suite varchar(64) not null,
@@ -12,6 +14,9 @@ create table if not exists validation_runs (
     failures text null,
     run_id varchar(250) null,
     validated_at timestamp(6) not null default current_timestamp(6),
+    approved_by varchar(250) null,
+    approved_at timestamp(6) null,
+    approval_reason varchar(1000) null,
     primary key (validation_run_id),
     key ix_validation_runs_month (partition_month, stage, validated_at)
 ) engine = innodb default charset = utf8mb4

@@ -18,7 +18,12 @@ from credit_risk.months import month_range
 from credit_risk.pipeline import run
 from credit_risk.settings import SQL_DIR
 from credit_risk.warehouse.db import connect, warehouse_from_url
-from credit_risk.warehouse.schema import declared_indexes, ensure_tables, read_sql
+from credit_risk.warehouse.schema import (
+    declared_columns,
+    declared_indexes,
+    ensure_tables,
+    read_sql,
+)
 from tests.conftest import execute, query
 
 pytestmark = pytest.mark.integration
@@ -63,6 +68,52 @@ def test_an_old_published_table_gets_the_new_keys_and_keeps_them_through_publica
     assert query(db_url, "select count(distinct month) from published_customer_month") == [(3,)]
     for table in catalog.SNAPSHOTS:
         assert set(declared_indexes(table)) <= keys(db_url, table), table
+
+
+APPROVAL_COLUMNS = ("approved_by", "approved_at", "approval_reason")
+
+
+def columns(db_url: str, table: str) -> list[str]:
+    rows = query(
+        db_url,
+        "select column_name from information_schema.columns where table_schema = database() "
+        "and table_name = %s order by ordinal_position",
+        (table,),
+    )
+    return [name for (name,) in rows]
+
+
+def test_declared_columns_reads_every_column_of_every_table_file():
+    for name in catalog.TABLES:
+        ddl = read_sql(name)
+        body = ddl[ddl.index("(", ddl.lower().index("create table")) :]
+        written = re.findall(r"^    (\w+) ", body, re.M)
+        skip = ("primary", "key", "unique", "partition")
+        written = [word for word in written if word.lower() not in skip]
+        assert list(declared_columns(name)) == written, name
+
+
+def test_tables_made_before_the_approval_columns_get_them_and_keep_their_rows(new_db_url):
+    db_url = new_db_url()
+    for table in ("validation_runs", "month_ledger"):
+        old_ddl = "\n".join(
+            line
+            for line in read_sql(table).splitlines()
+            if not line.strip().startswith(APPROVAL_COLUMNS)
+        )
+        execute(db_url, old_ddl)
+        assert not set(APPROVAL_COLUMNS) & set(columns(db_url, table))
+    execute(
+        db_url,
+        "insert into validation_runs (suite, stage, partition_month, is_success, "
+        "evaluated_expectations, failed_expectations) values ('published', 'published', "
+        "'2024-01', true, 9, 0)",
+    )
+    with connect(warehouse_from_url(db_url)) as conn:
+        ensure_tables(conn)
+    for table in ("validation_runs", "month_ledger"):
+        assert list(declared_columns(table)) == columns(db_url, table), table
+    assert query(db_url, "select suite, approved_by from validation_runs") == [("published", None)]
 
 
 # --- the layout before month partitions and the ledger -----------------------------------------

@@ -36,6 +36,25 @@ def read_sql(name: str, sql_dir: Path = SQL_DIR) -> str:
 _DECLARED_KEY = re.compile(r"^\s*key\s+(?P<name>\w+)\s*\((?P<columns>[^)]*)\)", re.I | re.M)
 
 
+_DECLARED_COLUMN = re.compile(
+    r"^\s+(?P<name>(?!primary\b|key\b|unique\b|constraint\b)\w+)\s+(?P<definition>[a-z].*?),?\s*$",
+    re.I | re.M,
+)
+
+
+def declared_columns(name: str, sql_dir: Path = SQL_DIR) -> dict[str, str]:
+    """The columns ``include/sql/<name>.sql`` declares for its table: name -> definition."""
+    statement = re.sub(r"--.*$", "", read_sql(name, sql_dir), flags=re.M)
+    start = re.search(r"create\s+table[^(]*\(", statement, re.I).end() - 1
+    depth = 0
+    for end in range(start, len(statement)):  # to the column list's own closing parenthesis
+        depth += {"(": 1, ")": -1}.get(statement[end], 0)
+        if depth == 0:
+            break
+    body = statement[start + 1 : end]
+    return {found["name"]: found["definition"] for found in _DECLARED_COLUMN.finditer(body)}
+
+
 def declared_indexes(name: str, sql_dir: Path = SQL_DIR) -> dict[str, str]:
     """The secondary keys ``include/sql/<name>.sql`` declares: index name -> column list."""
     return {
@@ -45,11 +64,13 @@ def declared_indexes(name: str, sql_dir: Path = SQL_DIR) -> dict[str, str]:
 
 
 def create_tables(cursor, names: Iterable[str]) -> None:
-    """Create tables from their files, and bring existing ones up to the keys the files declare.
+    """Create tables from their files, and bring existing ones up to the columns and keys the
+    files declare.
 
     ``create table if not exists`` leaves a table that exists as it is, so a warehouse created by
-    an earlier version would never get a key added to a file later; this adds it (online DDL:
-    readers keep reading). DDL commits implicitly: call it before a transaction starts.
+    an earlier version would never get a column or key added to a file later; this adds them
+    (nullable columns and keys: online DDL, readers keep reading). DDL commits implicitly: call
+    it before a transaction starts.
     """
     names = list(names)
     cursor.execute(
@@ -67,6 +88,20 @@ def create_tables(cursor, names: Iterable[str]) -> None:
         (tuple(names),),
     )
     present = {(table.lower(), index.lower()) for table, index in cursor.fetchall()}
+    cursor.execute(
+        "select table_name, column_name from information_schema.columns "
+        "where table_schema = database() and table_name in %s",
+        (tuple(names),),
+    )
+    columns_present = {(table.lower(), column.lower()) for table, column in cursor.fetchall()}
+    for name in names:
+        if name.lower() not in existing:
+            continue
+        for column, definition in declared_columns(name).items():
+            addable = "not null" not in definition.lower() or "default" in definition.lower()
+            if (name.lower(), column.lower()) not in columns_present and addable:
+                log.info("adding column %s to %s", column, name)
+                cursor.execute(f"alter table {name} add column {column} {definition}")
     for name in names:
         for index, columns in declared_indexes(name).items():
             if (name.lower(), index.lower()) not in present:
