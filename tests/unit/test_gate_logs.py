@@ -44,3 +44,28 @@ def test_a_failed_gate_reads_verdict_first_in_lines_that_fit():
     assert lines[1].startswith("  - expect_column_mean_to_be_between on is_high_risk: observed")
     text = " ".join(line.strip() for line in lines)
     assert " ".join(observed.split()) in text  # nothing lost in the wrapping
+
+
+def test_only_the_month_over_month_checks_of_the_published_suite_can_be_approved():
+    from credit_risk.quality import published_suite
+    from credit_risk.quality.runner import APPROVABLE
+
+    datasets = published_suite.datasets(["2024-02"], "published_customer_month")
+    approvable = {
+        expectation.column
+        for dataset in datasets
+        for expectation in dataset.expectations
+        if (expectation.meta or {}).get(APPROVABLE)
+    }
+    assert approvable == {
+        "high_risk_share_shift",
+        "high_risk_share_shift_beyond_noise",
+        "utilization_psi",
+    }
+    row = FailedExpectation("unexpected_rows_expectation", None, "3 unexpected rows")
+    shift = FailedExpectation(
+        "expect_column_max_to_be_between", "utilization_psi", "3.1", approvable=True
+    )
+    assert ValidationFailedError("published", "2024-02", [shift], 9).approvable
+    assert not ValidationFailedError("published", "2024-02", [shift, row], 9).approvable
+    assert not ValidationFailedError("published", "2024-02", [], 9).approvable

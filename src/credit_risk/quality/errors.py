@@ -33,6 +33,9 @@ class FailedExpectation:
     """What was observed (unexpected count and sample values, or the observed value)."""
     description: str = ""
     """What the expectation guards against, in plain words."""
+    approvable: bool = False
+    """A distribution check a real shift of the portfolio can break (its suite says so with
+    ``meta={"approvable": True}``): on-call may approve the month. Row invariants never are."""
 
 
 @dataclass
@@ -47,6 +50,11 @@ class ValidationFailedError(Exception):
     failures: list[FailedExpectation] = field(default_factory=list)
     evaluated: int = 0
     data_docs: str | None = None
+
+    @property
+    def approvable(self) -> bool:
+        """Every failure is a distribution check: a person may judge the shift real."""
+        return bool(self.failures) and all(failure.approvable for failure in self.failures)
 
     def __str__(self) -> str:
         lines = [

@@ -34,6 +34,9 @@ DERIVED_SUFFIX = "__number"
 """Suffix of the numeric copies of amount columns the input suite's range checks read; failure
 messages name the column as delivered."""
 
+APPROVABLE = "approvable"
+"""Key of an expectation's ``meta`` that marks a distribution check on-call may approve."""
+
 ALL_MONTHS = "all"
 """Partition label of a validation that covers every month (a whole-file input check)."""
 
@@ -74,6 +77,11 @@ class SuiteResult:
             evaluated=self.evaluated,
             data_docs=self.data_docs,
         )
+
+    @property
+    def approvable(self) -> bool:
+        """It failed on distribution checks only, each evaluated: a shift a person may approve."""
+        return not self.success and self.error().approvable
 
     def summary(self) -> str:
         """One readable paragraph, whatever the outcome."""
@@ -287,6 +295,8 @@ def run_suite(
                         column=_column_of(config),
                         observed=_observed(outcome),
                         description=config.description or f"{name} dataset",
+                        approvable=bool((config.meta or {}).get(APPROVABLE))
+                        and not _raised(outcome),
                     )
                 )
     new_results = [
