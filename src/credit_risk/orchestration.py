@@ -180,10 +180,32 @@ def build(month: str, conn_id: str, run_id: str) -> dict:
 
 @fail_without_retry_on_bad_data
 def validate_published(build: dict, conn_id: str, run_id: str) -> dict:
-    """Gate 3: the build's months, before they are published."""
+    """Gate 3: the build's months, before they are published.
+
+    A failure of distribution checks only (a shift a person may judge real) does not fail the
+    task while ``CREDIT_RISK_SHIFT_APPROVAL_HOURS`` > 0: the verdict has ``review`` set, with
+    the failures in words, and the DAG asks on-call to approve or reject the month.
+    """
     warehouse = resolve_warehouse(conn_id=conn_id)
     built, _state = load_build(warehouse, build["build_id"])
-    return _outcome(pipeline.check_published(warehouse, built, run_id))
+    result = pipeline.check_published(
+        warehouse, built, run_id, allow_review=get_settings().shift_approval_hours > 0
+    )
+    verdict = {**_outcome(result), "build_id": built.build_id, "review": not result.success}
+    if not result.success:
+        verdict["failures"] = str(result.error())
+    return verdict
+
+
+def decide_shift(
+    verdict: dict, conn_id: str, run_id: str, *, approved: bool, decided_by: str, reason: str
+) -> None:
+    """Record on-call's decision on a month in review (see ``pipeline.decide_review``)."""
+    warehouse = resolve_warehouse(conn_id=conn_id)
+    built, _state = load_build(warehouse, verdict["build_id"])
+    pipeline.decide_review(
+        warehouse, built, approved=approved, decided_by=decided_by, reason=reason, run_id=run_id
+    )
 
 
 @fail_without_retry_on_bad_data

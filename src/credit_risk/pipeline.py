@@ -28,7 +28,16 @@ from credit_risk.quality.errors import ValidationFailedError
 from credit_risk.quality.runner import SuiteResult, validate_and_record
 from credit_risk.settings import Settings, get_settings
 from credit_risk.warehouse import ledger
-from credit_risk.warehouse.build import FAILED, SUPERSEDED, Build, finish_build, mark_validated
+from credit_risk.warehouse.build import (
+    FAILED,
+    IN_REVIEW,
+    SUPERSEDED,
+    VALIDATED,
+    Build,
+    finish_build,
+    mark_in_review,
+    mark_validated,
+)
 from credit_risk.warehouse.build import build as build_months
 from credit_risk.warehouse.db import Warehouse, WarehouseError, connect
 from credit_risk.warehouse.load import LoadReport, load_extract
@@ -262,7 +271,11 @@ def _current_load(warehouse: Warehouse, month: str) -> str:
 
 
 def _record_failed(
-    warehouse: Warehouse, months: dict[str, str], stage: str, run_id: str, error: Exception
+    warehouse: Warehouse,
+    months: dict[str, str],
+    stage: str,
+    run_id: str,
+    error: BaseException | str,
 ) -> None:
     first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
     with connect(warehouse) as conn:
@@ -288,8 +301,15 @@ def build_refresh(
     return build_months(warehouse, month, full=full, run_id=run_id, wait_seconds=wait_seconds)
 
 
-def check_published(warehouse: Warehouse, build: Build, run_id: str = "cli") -> SuiteResult:
+def check_published(
+    warehouse: Warehouse, build: Build, run_id: str = "cli", *, allow_review: bool = False
+) -> SuiteResult:
     """Gate 3: the build's months, before they are published.
+
+    With ``allow_review`` (the DAG, when ``CREDIT_RISK_SHIFT_APPROVAL_HOURS`` > 0), a failure of
+    distribution checks only does not raise: the changed months are ``failed`` as awaiting
+    on-call's decision, the build is ``in_review`` (``decide_review`` records the decision), and
+    the failed result is returned.
 
     Raises:
         ValidationFailedError: the months that changed are ``failed`` (stage published); they,
@@ -299,28 +319,96 @@ def check_published(warehouse: Warehouse, build: Build, run_id: str = "cli") -> 
 
     plan = build.plan
     table = build.table("published_customer_month")
-    try:
-        result = validate_and_record(
-            lambda: validate_published(
-                warehouse, plan.months, table, suite_month=plan.trigger_month or plan.last_month
-            ),
-            warehouse,
-            run_id,
-        )
-    except ValidationFailedError as error:
-        # the months whose data changed fail; a rebuild of published months that fails
-        # (thresholds changed since) leaves them as they are
+    result = validate_and_record(
+        lambda: validate_published(
+            warehouse, plan.months, table, suite_month=plan.trigger_month or plan.last_month
+        ),
+        warehouse,
+        run_id,
+        raise_on_failure=False,
+    )
+    if result.success:
+        mark_validated(warehouse, build.build_id)
+        return result
+    error = result.error()
+    changed = {month: plan.inputs[month] for month in plan.changed}
+    # the months whose data changed fail; a rebuild of published months that fails
+    # (thresholds changed since) leaves them as they are
+    if allow_review and result.approvable:
         _record_failed(
-            warehouse,
-            {month: plan.inputs[month] for month in plan.changed},
-            ledger.STAGE_PUBLISHED,
-            run_id,
-            error,
+            warehouse, changed, ledger.STAGE_PUBLISHED, run_id, f"{AWAITING_DECISION}: {error}"
         )
-        finish_build(warehouse, build.build_id, FAILED, str(error).splitlines()[0])
-        raise
-    mark_validated(warehouse, build.build_id)
-    return result
+        mark_in_review(warehouse, build.build_id)
+        log.warning(
+            "%s\n%s: distribution checks only, on-call may approve", error, AWAITING_DECISION
+        )
+        return result
+    _record_failed(warehouse, changed, ledger.STAGE_PUBLISHED, run_id, error)
+    finish_build(warehouse, build.build_id, FAILED, str(error).splitlines()[0])
+    raise error
+
+
+AWAITING_DECISION = "awaiting on-call's decision on a distribution shift"
+"""How the ledger describes a month whose published gate failed on distribution checks only."""
+
+
+class ReviewError(RuntimeError):
+    """A decision on a build that is not awaiting one (decided already, or superseded)."""
+
+
+def decide_review(
+    warehouse: Warehouse,
+    build: Build,
+    *,
+    approved: bool,
+    decided_by: str,
+    reason: str,
+    run_id: str = "cli",
+) -> None:
+    """Record on-call's decision on a build in review, where the gate's failure is recorded.
+
+    Approved: the changed months are ``validated`` again in the ledger with who approved and
+    why, the gate's failed row in ``validation_runs`` gets the same, and the build may be
+    published. Rejected: the months stay ``failed``, their ledger failure says who rejected
+    them and why, and the build is failed.
+
+    Raises:
+        ReviewError: the build is not in review (a decision was recorded already, or a newer
+            run replaced it).
+    """
+    plan = build.plan
+    changed = {month: plan.inputs[month] for month in plan.changed}
+    suite_month = plan.trigger_month or plan.last_month
+    with connect(warehouse) as conn:
+        cursor = conn.cursor()
+        cursor.execute("select state from builds where build_id = %s for update", (build.build_id,))
+        row = cursor.fetchone()
+        if row is None or row[0] != IN_REVIEW:
+            conn.rollback()
+            raise ReviewError(
+                f"build {build.build_id} of {suite_month} is {row[0] if row else 'unknown'}, "
+                "not awaiting a decision: rerun the month to build and check it again"
+            )
+        if approved:
+            ledger.record_approved(cursor, changed, decided_by, reason, run_id)
+            cursor.execute(
+                "update validation_runs set approved_by = %s, approval_reason = %s, "
+                "approved_at = current_timestamp(6) where stage = 'published' and "
+                "partition_month = %s and run_id <=> %s and not is_success "
+                "order by validation_run_id desc limit 1",
+                (decided_by[:250], reason[:1000], suite_month, run_id),
+            )
+            cursor.execute(
+                "update builds set state = %s where build_id = %s", (VALIDATED, build.build_id)
+            )
+            conn.commit()
+            log.warning("%s approved by %s: %s", suite_month, decided_by, reason)
+            return
+        verdict = f"rejected by {decided_by}: {reason}" if reason else f"rejected: {decided_by}"
+        ledger.record_failed(cursor, changed, ledger.STAGE_PUBLISHED, run_id, verdict)
+        conn.commit()
+    finish_build(warehouse, build.build_id, FAILED, verdict)
+    log.warning("%s %s", suite_month, verdict)
 
 
 def check_published_month(warehouse: Warehouse, month: str, run_id: str = "cli") -> SuiteResult:

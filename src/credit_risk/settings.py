@@ -125,6 +125,15 @@ class Settings(BaseSettings):
         description="Statements both months need before their distributions are compared (on "
         "fewer, sampling noise alone moves the PSI past 0.25).",
     )
+    shift_approval_hours: float = Field(
+        default=48,
+        ge=0,
+        description="When a month fails only its distribution checks (the High Risk share or "
+        "the utilization mix moved: a real shift, or a broken extract whose rows are each "
+        "valid), the DAG waits this long for on-call to approve it with a reason, or reject it, "
+        "in the Airflow UI; no decision in time rejects it. 0: no approval step, such a month "
+        "fails its gate like any other. Row-level failures can never be approved.",
+    )
     max_abs_amount: float = Field(
         default=1_000_000, gt=0, description="Largest plausible transaction amount (absolute)."
     )

@@ -45,18 +45,22 @@ from credit_risk.warehouse.schema import create_views, ensure_tables, read_sql, 
 
 log = logging.getLogger(__name__)
 
-BUILDING, BUILT, VALIDATED, PUBLISHED, FAILED, SUPERSEDED = (
+BUILDING, BUILT, IN_REVIEW, VALIDATED, PUBLISHED, FAILED, SUPERSEDED = (
     "building",
     "built",
+    "in_review",
     "validated",
     "published",
     "failed",
     "superseded",
 )
-PENDING_STATES = (BUILDING, BUILT, VALIDATED)
-"""States of a build whose candidate tables may still be published."""
+PENDING_STATES = (BUILDING, BUILT, IN_REVIEW, VALIDATED)
+"""States of a build whose candidate tables may still be published. ``in_review``: its
+published gate failed on distribution checks only and on-call has not decided yet."""
 PENDING_MAX_HOURS = 24
-"""A pending build older than this is abandoned: its run died before publishing it."""
+"""A pending build older than this is abandoned: its run died before publishing it. A build in
+review is kept until on-call decides (the approval step's own timeout rejects it), or for
+``CREDIT_RISK_SHIFT_APPROVAL_HOURS`` + this when its decision was never recorded."""
 BUILD_ATTEMPTS = 3
 """Builds made again when a month they read was reloaded meanwhile, before giving up."""
 WAIT_LOG_SECONDS = 30
@@ -325,11 +329,18 @@ def drop_stray_candidates(cursor) -> list[str]:
     tables = candidate_tables(cursor)
     if not tables:
         return []
+    review_hours = get_settings().shift_approval_hours + PENDING_MAX_HOURS
+    cursor.execute(
+        "update builds set state = %s, detail = 'abandoned: no decision within "
+        f"{review_hours:g} h', finished_at = current_timestamp(6) where state = %s "
+        f"and built_at < now() - interval {int(review_hours * 3600)} second",
+        (SUPERSEDED, IN_REVIEW),
+    )
     cursor.execute(
         "update builds set state = %s, detail = 'abandoned: not published within "
         f"{PENDING_MAX_HOURS} h', finished_at = current_timestamp(6) where state in %s "
         f"and built_at < now() - interval {PENDING_MAX_HOURS} hour",
-        (SUPERSEDED, PENDING_STATES),
+        (SUPERSEDED, tuple(state for state in PENDING_STATES if state != IN_REVIEW)),
     )
     cursor.execute(
         "select build_id from builds where state in %s and build_id in %s",
@@ -380,6 +391,17 @@ def mark_validated(warehouse: Warehouse, build_id: int) -> None:
         conn.cursor().execute(
             "update builds set state = %s where build_id = %s and state = %s",
             (VALIDATED, build_id, BUILT),
+        )
+        conn.commit()
+
+
+def mark_in_review(warehouse: Warehouse, build_id: int) -> None:
+    """The published suite failed on distribution checks only: the build waits, candidate
+    tables kept, for on-call to approve (``mark_approved``) or reject it."""
+    with connect(warehouse) as conn:
+        conn.cursor().execute(
+            "update builds set state = %s where build_id = %s and state = %s",
+            (IN_REVIEW, build_id, BUILT),
         )
         conn.commit()
 

@@ -293,7 +293,8 @@ def record_load(cursor, months: Iterable[str], load_id: str, run_id: str) -> Non
         "insert into month_ledger (month, state, load_id, loaded_by) values (%s, %s, %s, %s) "
         "on duplicate key update state = values(state), load_id = values(load_id), "
         "loaded_by = values(loaded_by), loaded_at = current_timestamp(6), "
-        "validated_by = null, validated_at = null",
+        "validated_by = null, validated_at = null, "
+        "approved_by = null, approved_at = null, approval_reason = null",
         [(month, LOADED, load_id, run_id) for month in months],
     )
 
@@ -320,6 +321,35 @@ def record_failed(
             "update month_ledger set state = %s, failed_stage = %s, failed_by = %s, "
             "failed_at = current_timestamp(6), failure = %s where month = %s and load_id = %s",
             (FAILED, stage, run_id, failure[:1000], month, load_id),
+        )
+        if cursor.rowcount:
+            marked.append(month)
+    return marked
+
+
+def record_approved(
+    cursor, months: Mapping[str, str], approver: str, reason: str, run_id: str
+) -> list[str]:
+    """On-call approved the distribution shift of ``months`` (month -> the load id the gate
+    saw): they are ``validated`` again, with who approved and why; returns those marked (a
+    month reloaded since is left to the run that reloaded it)."""
+    marked = []
+    for month, load_id in months.items():
+        cursor.execute(
+            "update month_ledger set state = %s, validated_by = %s, "
+            "validated_at = current_timestamp(6), failed_stage = null, failure = null, "
+            "approved_by = %s, approved_at = current_timestamp(6), approval_reason = %s "
+            "where month = %s and load_id = %s and state = %s and failed_stage = %s",
+            (
+                VALIDATED,
+                run_id,
+                approver[:250],
+                reason[:1000],
+                month,
+                load_id,
+                FAILED,
+                STAGE_PUBLISHED,
+            ),
         )
         if cursor.rowcount:
             marked.append(month)
