@@ -19,12 +19,18 @@ param, or when that is empty the last closed month before it was triggered.
    message says what to do), and waits while such a month is still being loaded by another run.
 6. `validate_published`: invariants of every row of those months, and each month's
    distribution against the month before it.
-7. `publish_views`: replace exactly those months for readers, in one transaction. Only now do
+7. `route_verdict` / `approve_shift`: when only the distribution checks failed (every row is
+   valid: a real shift of the portfolio, or an extract broken in a way no row shows), on-call
+   is paged and decides in **Required Actions**: approve with a reason (recorded in
+   `month_ledger` and `validation_runs`; the month publishes) or reject (the run fails, the
+   month stays unpublished). No decision within `CREDIT_RISK_SHIFT_APPROVAL_HOURS` (48)
+   rejects it; 0 turns the step off. Row-level failures fail the gate and are never approved.
+8. `publish_views`: replace exactly those months for readers, in one transaction. Only now do
    readers see the month.
-8. `detect_anomalies` and `score_customers`: spending anomalies against each customer's own
+9. `detect_anomalies` and `score_customers`: spending anomalies against each customer's own
    prior months, and each customer's probability of turning high-risk next month, from the
    published data; each checked by its own Great Expectations suite.
-9. `summarize_risk`: log customers per risk segment.
+10. `summarize_risk`: log customers per risk segment.
 
 On-call is alerted (email and Slack webhook, see `credit_risk.alerts`) when a task fails after
 its retries, and by `credit_risk_refresh_watchdog` when a month is still not published
@@ -43,6 +49,7 @@ import pendulum
 from airflow.sdk import Asset, CronDataIntervalTimetable, Param, chain, dag, task
 
 from credit_risk.alerts import OnCallNotifier
+from credit_risk.approval import ShiftApprovalOperator
 from credit_risk.catalog import ASSET_URI_TEMPLATE, PUBLISHED_VIEWS
 
 CONN_ID = "credit_risk_mysql"
@@ -132,8 +139,22 @@ def credit_risk_monthly():
 
         return validate_published(build, CONN_ID, run_id)
 
+    @task.branch(doc_md="Publish a month that passed; ask on-call about a distribution shift.")
+    def route_verdict(verdict: dict) -> str:
+        return "approve_shift" if verdict["review"] else "publish_views"
+
+    approve_shift = ShiftApprovalOperator(
+        task_id="approve_shift",
+        gate_task_id="validate_published",
+        conn_id=CONN_ID,
+        on_failure_callback=OnCallNotifier(),  # pages on a timeout, not on a rejection
+        doc_md="On-call approves (with a reason) or rejects a month whose distribution shifted.",
+    )
+
     @task(
         outlets=PUBLISHED_ASSETS,
+        # after the gate passed (approve_shift skipped) or on-call approved the shift
+        trigger_rule="none_failed_min_one_success",
         doc_md="Replace exactly the built months for readers, in one transaction.",
     )
     def publish_views(build: dict, run_id=None) -> dict:
@@ -168,14 +189,10 @@ def credit_risk_monthly():
     extract = prepare_extract()
     built = build_views(extract)
     published = publish_views(built)
-    chain(
-        validate_input(extract),
-        load_month(extract),
-        validate_loaded(extract),
-        built,
-        validate_published(built),
-        published,
-    )
+    verdict = validate_published(built)
+    chain(validate_input(extract), load_month(extract), validate_loaded(extract), built, verdict)
+    chain(route_verdict(verdict), [approve_shift, published])
+    chain(approve_shift, published)
     chain(published, [detect_anomalies(extract), score_customers(extract)], summarize_risk(extract))
 
 

@@ -502,11 +502,84 @@ class OnCallNotifier(BaseNotifier):
     template_fields: Sequence[str] = ()
 
     def notify(self, context: Any) -> None:
-        """Build and send the alert; any error is logged, never raised into the task runner."""
+        """Build and send the alert; any error is logged, never raised into the task runner.
+
+        A month on-call rejected in the approval step is not paged again: the approval request
+        was the page, and the rejection is on-call's own decision."""
+        error = context.get("exception")
+        if isinstance(error, BaseException) and type(error).__name__ == "HITLRejectException":
+            log.warning("rejected by on-call, no page: %s", error)
+            return
         try:
             send_alert(_build_or_fallback(context))
         except Exception:  # send_alert does not raise; this guards against the unforeseen
             log.exception("on-call alert failed")
+
+
+AWAITING_APPROVAL = "AwaitingApproval"
+"""``Alert.error_type`` of a month waiting for on-call's decision on a distribution shift."""
+
+
+def build_approval_request(context: Mapping[str, Any], verdict: Mapping[str, Any]) -> Alert:
+    """The page asking on-call to approve or reject a month's distribution shift.
+
+    Args:
+        context: The approval task's context (``task`` is the approval operator).
+        verdict: The published gate's verdict: ``month``, ``failures``, ``data_docs``.
+    """
+    task = context.get("task")
+    ti = context.get("ti") or context.get("task_instance")
+    dag_id = str(_value(ti, "dag_id") or _value(context.get("dag"), "dag_id") or "unknown DAG")
+    run_id = str(context.get("run_id") or _value(ti, "run_id") or "unknown run")
+    month = str(verdict.get("month") or "unknown")
+    link = None
+    try:
+        link = task.generate_link_to_ui_from_context(context=context)
+    except Exception:  # no [api] base_url: the run's page still leads there
+        link = _run_url(dag_id, run_id)
+    timeout = getattr(task, "response_timeout", None)
+    lines = [
+        f"DAG: {dag_id}",
+        f"Run: {run_id}",
+        f"Month: {month}",
+        f"Task: {_value(ti, 'task_id') or 'unknown'}",
+        "Only distribution checks failed (every row is valid): approve the month if the shift "
+        "is real, reject it if the extract is wrong, with a reason.",
+        f"Decide here: {link or 'the run in the Airflow UI, Required Actions'}",
+    ]
+    if timeout:
+        lines.append(f"No decision within {timeout} rejects the month.")
+    lines.append(str(verdict.get("failures") or ""))
+    lines.append(f"Data Docs: {data_docs_link(verdict.get('data_docs')) or 'not built'}")
+    return Alert(
+        subject=f"[credit-risk] {dag_id} {month}: distribution shift awaiting your approval",
+        text="\n".join(lines),
+        dag_id=dag_id,
+        run_id=run_id,
+        month=month,
+        task_id=_value(ti, "task_id"),
+        try_number=_value(ti, "try_number"),
+        error_type=AWAITING_APPROVAL,
+        suite="published",
+        data_docs=data_docs_link(verdict.get("data_docs")),
+        log_url=link,
+    )
+
+
+class ApprovalRequestNotifier(BaseNotifier):
+    """Page on-call, through the same channels as failures, when an approval step starts
+    waiting (the ``notifiers`` of ``credit_risk.approval.ShiftApprovalOperator``)."""
+
+    template_fields: Sequence[str] = ()
+
+    def notify(self, context: Any) -> None:
+        """Send the request; any error is logged, never raised into the task runner."""
+        try:
+            task = context["task"]
+            verdict = context["ti"].xcom_pull(task_ids=task.gate_task_id) or {}
+            send_alert(build_approval_request(context, verdict))
+        except Exception:
+            log.exception("on-call approval request failed")
 
 
 # --------------------------------------------------------------------------------------------

@@ -46,8 +46,11 @@ def test_schedule_is_a_monthly_data_interval_timetable(dag):
     assert dag.max_active_runs == 1
 
 
-def test_every_task_retries_with_a_delay(dag):
+def test_every_task_retries_with_a_delay_but_a_decision_is_asked_once(dag):
     for task in dag.tasks:
+        if task.task_id == "approve_shift":
+            assert task.retries == 0  # a retry would ask on-call again
+            continue
         assert task.retries >= 2, task.task_id
         assert task.retry_delay.total_seconds() > 0, task.task_id
 
@@ -73,7 +76,14 @@ def test_task_graph(dag):
     # every gate sits between the step it checks and the next; analytics read what was
     # published; the extract (its month) feeds every task up to build_views, whose build (its
     # id and months) feeds the published gate and the publication
-    expected = set(itertools.pairwise(order))
+    expected = set(itertools.pairwise(order)) - {("validate_published", "publish_views")}
+    # the published gate's verdict routes: publish, or ask on-call about a shift first
+    expected |= {
+        ("validate_published", "route_verdict"),
+        ("route_verdict", "publish_views"),
+        ("route_verdict", "approve_shift"),
+        ("approve_shift", "publish_views"),
+    }
     expected |= {("build_views", "publish_views")}
     expected |= {("publish_views", task_id) for task_id in analytics}
     expected |= {(task_id, "summarize_risk") for task_id in analytics}

@@ -12,6 +12,7 @@ fixtures are exposed to every test under ``tests/integration`` by its ``conftest
 
 from __future__ import annotations
 
+import contextlib
 import email
 import email.policy
 import json
@@ -108,6 +109,13 @@ class WebhookReceiver:
 @pytest.fixture
 def smtp_server() -> Iterator[SmtpServer]:
     """A real SMTP server on a free local port, recording the messages it accepts."""
+    with running_smtp_server() as server:
+        yield server
+
+
+@contextlib.contextmanager
+def running_smtp_server() -> Iterator[SmtpServer]:
+    """``smtp_server`` for any scope (a module's Airflow stack sends its alerts there)."""
     messages: list[RecordedMail] = []
     # aiosmtpd cannot listen on port 0 (it connects to its own port to check it is up), so
     # take a free port and retry in the unlikely case another process grabs it first.

@@ -40,6 +40,9 @@ def gated_dag(airflow_home, db_url, settings_env, monkeypatch, tmp_path, drops):
         source=str(drops / "{month}"),
         data_dir=tmp_path / "data",
         data_docs_dir=tmp_path / "data_docs",
+        # no approval step: a distribution failure fails the gate (dag.test() cannot answer
+        # an approval; test_shift_approval does, through a real api-server)
+        shift_approval_hours=0,
     )
     dagbag = DagBag(dag_folder=str(REPO_ROOT / "dags"))
     assert dagbag.import_errors == {}
@@ -150,6 +153,7 @@ def test_a_good_month_after_a_failed_one_is_blocked_until_the_fix_publishes_both
         source=str(drops / "{month}"),
         data_dir=tmp_path / "data",
         data_docs_dir=tmp_path / "data_docs",
+        shift_approval_hours=0,
     )
     dag = DagBag(dag_folder=str(REPO_ROOT / "dags")).dags[DAG_ID]
 

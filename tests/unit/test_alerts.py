@@ -254,3 +254,41 @@ def test_a_data_docs_page_of_the_site_is_linked_as_a_url_of_the_dashboard(tmp_pa
         assert data_docs_link(None) is None
     finally:
         get_settings.cache_clear()
+
+
+def test_an_approval_request_says_what_shifted_where_to_decide_and_by_when():
+    from credit_risk.alerts import AWAITING_APPROVAL, build_approval_request
+
+    task = SimpleNamespace(
+        response_timeout=dt.timedelta(hours=48),
+        generate_link_to_ui_from_context=lambda context: (
+            "http://airflow.example/dags/"
+            f"{DAG_ID}/runs/{RUN_ID}/tasks/approve_shift/required_actions?map_index=-1"
+        ),
+    )
+    context = {**task_context(None, task_id="approve_shift"), "task": task}
+    verdict = {
+        "month": "2024-03",
+        "failures": "validation suite 'published' failed for 2024-03: 1 of 9 expectations "
+        "failed\n  - expect_column_max_to_be_between on utilization_psi: 3.1",
+        "data_docs": None,
+    }
+    alert = build_approval_request(context, verdict)
+    assert alert.error_type == AWAITING_APPROVAL
+    assert "2024-03" in alert.subject and "approval" in alert.subject
+    assert "required_actions" in alert.text and "utilization_psi: 3.1" in alert.text
+    assert "No decision within 2 days, 0:00:00 rejects the month." in alert.text
+
+
+def test_a_rejection_is_not_paged_again_but_a_timeout_is(monkeypatch):
+    from airflow.providers.standard.exceptions import HITLRejectException, HITLTimeoutError
+
+    from credit_risk import alerts
+
+    sent = []
+    monkeypatch.setattr(alerts, "send_alert", lambda alert: sent.append(alert) or ["log"])
+    notifier = alerts.OnCallNotifier()
+    notifier.notify(task_context(HITLRejectException('Receive "Reject"'), "approve_shift"))
+    assert sent == []
+    notifier.notify(task_context(HITLTimeoutError({"error": "timeout"}), "approve_shift"))
+    assert [alert.error_type for alert in sent] == ["HITLTimeoutError"]
