@@ -184,6 +184,9 @@ def _validation(row: dict | None) -> dict | None:
         "data_docs_path": row["data_docs_path"],
         "data_docs_url": data_docs_url(row["data_docs_path"]),
         "failures": _failures(row.get("failures"))[:5],
+        # a distribution shift on-call approved: failed checks, published on purpose
+        "approved_by": row.get("approved_by"),
+        "approval_reason": row.get("approval_reason"),
     }
 
 

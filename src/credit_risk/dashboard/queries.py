@@ -169,7 +169,8 @@ def previous_month(months: Sequence[str], month: str) -> str | None:
 
 _VALIDATION_COLUMNS = (
     "validation_run_id, suite, stage, partition_month, is_success, evaluated_expectations, "
-    "failed_expectations, data_docs_path, failures, run_id, validated_at"
+    "failed_expectations, data_docs_path, failures, run_id, validated_at, approved_by, "
+    "approval_reason"
 )
 
 

@@ -335,6 +335,10 @@ async function drawBanner() {
     } else if (last.data_docs_path) {
       node.append(` (Data Docs: ${last.data_docs_path})`);
     }
+    if (last.approved_by) {
+      node.className = "approved";
+      node.append(` — shift approved by ${last.approved_by}: ${last.approval_reason}`);
+    }
     parts.push(node);
     if (!last.is_success && last.failures.length) {
       const list = el("ul", { class: "failures" }, ...last.failures.map((f) =>
