@@ -4,7 +4,8 @@
 Monthly credit-risk refresh of the card portfolio. Each run loads one calendar month: a
 scheduled run (or a backfill) the month its **data interval** covers, the month that has just
 closed (the run created on 2024-04-01 loads March 2024); a manual run the month in its `month`
-param, or when that is empty the last closed month before it was triggered.
+param, or when that is empty the last closed month before it was triggered. The run's note
+says which month it loads and why.
 
 1. `prepare_extract`: the month's extract, from `CREDIT_RISK_SOURCE` (a path where `{month}`
    becomes `YYYY-MM`) or, when unset, cut from the generated dataset (`CREDIT_RISK_GENERATE_*`).
@@ -103,10 +104,14 @@ ANALYTICS_ASSETS = {
 )
 def credit_risk_monthly():
     @task(doc_md="The month to load (month param, else the data interval) and its extract.")
-    def prepare_extract(data_interval_start=None, data_interval_end=None, params=None) -> dict:
+    def prepare_extract(
+        data_interval_start=None, data_interval_end=None, dag_run=None, params=None
+    ) -> dict:
         from credit_risk.orchestration import prepare_extract, run_month
 
-        month = run_month(params.get("month"), data_interval_start, data_interval_end)
+        month = run_month(
+            params.get("month"), data_interval_start, data_interval_end, dag_run.run_after
+        )
         return {"month": month, "source": prepare_extract(month, params.get("source") or "")}
 
     @task(doc_md="Input gate: the extract as delivered (files, columns, shares of bad rows).")

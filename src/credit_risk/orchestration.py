@@ -1,7 +1,7 @@
 """What the Airflow tasks do, kept out of the DAG file so the DAG stays configuration.
 
-Every function takes the run's month explicitly (derived from the data interval by
-``month_of_interval``) and the Airflow connection id of the warehouse; none reads the clock.
+Every function takes the run's month explicitly (chosen once, by ``run_month``) and the
+Airflow connection id of the warehouse; none reads the clock.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from credit_risk import pipeline
 from credit_risk.contract import ExtractRefusedError
-from credit_risk.months import month_of, validate_month
+from credit_risk.months import add_months, month_of, validate_month
 from credit_risk.quality.errors import ValidationFailedError
 from credit_risk.settings import get_settings
 from credit_risk.warehouse.build import load_build
@@ -60,35 +60,65 @@ def fail_without_retry_on_bad_data(function: Callable) -> Callable:
     return wrapper
 
 
-@fail_without_retry_on_bad_data
-def run_month(
-    month_param: str | None, data_interval_start: dt.datetime, data_interval_end: dt.datetime
-) -> str:
-    """The month a run loads: its ``month`` param when set (a manual run of a chosen month),
-    else the month its data interval covers (a scheduled run or a backfill: the month that
-    just closed).
+def month_and_reason(
+    month_param: str | None,
+    data_interval_start: dt.datetime | None,
+    data_interval_end: dt.datetime | None,
+    run_after: dt.datetime | None = None,
+) -> tuple[str, str]:
+    """The month a run loads, and why that one (for its log line and its note in the UI).
+
+    The ``month`` param wins (a manual run of a chosen month); else the month its data
+    interval covers (a scheduled run or a backfill: the month that just closed); a manual run
+    with neither (a REST trigger with ``logical_date: null`` has no interval) loads the last
+    month closed before it was triggered.
 
     Raises:
-        RunConfigurationError: the param is not ``YYYY-MM``, or the interval is not a month.
+        RunConfigurationError: the param is not ``YYYY-MM``, the interval is not a month, or
+            there is neither interval nor trigger time.
     """
     if month_param:
         try:
             month = validate_month(str(month_param).strip())
         except ValueError as error:
             raise RunConfigurationError(f"the month param {month_param!r}: {error}") from error
-        log.info("this run loads %s (its month param)", month)
-        return month
-    month = month_of_interval(data_interval_start, data_interval_end)
-    log.info(
-        "this run loads %s (its data interval %s .. %s)",
-        month,
-        data_interval_start,
-        data_interval_end,
-    )
-    return month
+        return month, "its month param"
+    if data_interval_start is not None and data_interval_end is not None:
+        month = month_of_interval(data_interval_start, data_interval_end)
+        interval = f"{data_interval_start:%Y-%m-%d} .. {data_interval_end:%Y-%m-%d}"
+        return month, f"its data interval {interval}"
+    if run_after is None:
+        raise RunConfigurationError("the run has no month param, data interval or trigger time")
+    return add_months(month_of(run_after), -1), f"the last month closed before {run_after:%Y-%m-%d}"
 
 
 @fail_without_retry_on_bad_data
+def run_month(
+    month_param: str | None,
+    data_interval_start: dt.datetime | None,
+    data_interval_end: dt.datetime | None,
+    run_after: dt.datetime | None = None,
+) -> str:
+    """The month a run loads (``month_and_reason``), logged with its reason."""
+    month, reason = month_and_reason(month_param, data_interval_start, data_interval_end, run_after)
+    log.info("this run loads %s (%s)", month, reason)
+    return month
+
+
+def run_note(conf: dict | None, data_interval_start, data_interval_end, run_after) -> str:
+    """The note a run of the monthly DAG gets in the UI: which month it loads, and why.
+
+    A run whose month cannot be told (a malformed ``month`` param) says so: it will fail.
+    """
+    try:
+        month, reason = month_and_reason(
+            (conf or {}).get("month"), data_interval_start, data_interval_end, run_after
+        )
+    except RunConfigurationError as error:
+        return f"Month unknown: {error}"
+    return f"Loads {month} ({reason})"
+
+
 def month_of_interval(data_interval_start: dt.datetime, data_interval_end: dt.datetime) -> str:
     """The calendar month a monthly data interval covers.
 

@@ -59,6 +59,9 @@ def test_unpausing_runs_the_last_closed_month_and_it_succeeds(stack):
     assert run["run_type"] == "scheduled"
     assert run["state"] == "success", airflow.logs()
     assert run["data_interval_start"].startswith(f"{LAST_CLOSED}-01")
+    assert run["note"] == (
+        f"Loads {LAST_CLOSED} (its data interval {LAST_CLOSED}-01 .. {month_of(TODAY)}-01)"
+    )
     assert published(db_url) == {LAST_CLOSED: "published"}
 
 
@@ -88,6 +91,7 @@ def test_clearing_a_finished_task_reruns_it_and_the_run_succeeds_again(stack):
     after = airflow.task_instances(DAG_ID, run["dag_run_id"])["publish_views"]
     assert after["state"] == "success"
     assert after["try_number"] == before["try_number"] + 1
+    assert again["note"] == run["note"]  # a cleared run keeps its note
     assert published(db_url) == {LAST_CLOSED: "published"}
 
 
@@ -106,7 +110,20 @@ def test_a_manual_trigger_loads_the_month_in_its_month_param(stack):
     prepared = airflow.api("GET", f"{task}/xcomEntries/return_value")
     assert prepared.status_code == 200, prepared.text
     assert month in str(prepared.json()["value"])
+    assert run["note"] == f"load {month}"  # the note given at trigger time stays
     assert published(db_url) == {month: "published", LAST_CLOSED: "published"}
+
+
+def test_a_trigger_with_neither_month_nor_logical_date_loads_the_last_closed_month(stack):
+    """The REST API's default trigger has no data interval: the run reloads the month closed
+    last before it was triggered, and its note says so."""
+    airflow, db_url = stack
+    response = airflow.api("POST", f"/dags/{DAG_ID}/dagRuns", json={"logical_date": None})
+    assert response.status_code == 200, response.text
+    run = airflow.wait_for_run(DAG_ID, response.json()["dag_run_id"])
+    assert run["state"] == "success", airflow.logs()
+    assert run["note"] == f"Loads {LAST_CLOSED} (the last month closed before {TODAY:%Y-%m-%d})"
+    assert published(db_url) == {add_months(LAST_CLOSED, -1): "published", LAST_CLOSED: "published"}
 
 
 def test_a_backfill_runs_its_months_one_after_the_other(stack):
@@ -125,8 +142,9 @@ def test_a_backfill_runs_its_months_one_after_the_other(stack):
     )
     assert response.status_code == 200, response.text
 
-    runs = [run for run in airflow.wait_for_runs(DAG_ID, 4) if run["run_type"] == "backfill"]
+    runs = [run for run in airflow.wait_for_runs(DAG_ID, 5) if run["run_type"] == "backfill"]
     assert [run["data_interval_start"][:7] for run in runs] == [first, last]
+    assert [run["note"][:15] for run in runs] == [f"Loads {first} (", f"Loads {last} ("]
     assert all(run["state"] == "success" for run in runs), airflow.logs()
     # one after the other: the second started after the first ended
     assert runs[1]["start_date"] >= runs[0]["end_date"]
@@ -136,7 +154,8 @@ def test_a_backfill_runs_its_months_one_after_the_other(stack):
 
 def test_the_ui_trigger_form_works_with_its_defaults_and_runs_a_chosen_month(stack):
     """In headless Chromium, as an operator: the form opens with every param empty and its
-    Trigger button enabled; typing a month and pressing Trigger runs that month."""
+    Trigger button enabled; typing a month and pressing Trigger runs that month, and the run's
+    page names the month in its note."""
     from playwright.sync_api import sync_playwright
 
     from tests.integration.test_dashboard_browser import LAUNCH_ARGS, chromium
@@ -163,10 +182,14 @@ def test_the_ui_trigger_form_works_with_its_defaults_and_runs_a_chosen_month(sta
             dialog.locator("#element_month").fill(month)
             submit.click()
             dialog.wait_for(state="hidden")
+
+            (new,) = [run for run in airflow.runs(DAG_ID) if run["dag_run_id"] not in before]
+            assert new["conf"]["month"] == month and new["run_type"] == "manual"
+            finished = airflow.wait_for_run(DAG_ID, new["dag_run_id"])
+            assert finished["state"] == "success", airflow.logs()
+            # the run's page says which month it loaded
+            page.goto(f"{airflow.base}/dags/{DAG_ID}/runs/{new['dag_run_id']}")
+            page.get_by_text(f"Loads {month} (its month param)").first.wait_for()
         finally:
             browser.close()
-
-    (new,) = [run for run in airflow.runs(DAG_ID) if run["dag_run_id"] not in before]
-    assert new["conf"]["month"] == month and new["run_type"] == "manual"
-    assert airflow.wait_for_run(DAG_ID, new["dag_run_id"])["state"] == "success", airflow.logs()
     assert published(db_url)[month] == "published"
