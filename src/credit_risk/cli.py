@@ -99,6 +99,14 @@ def _fail(error: Exception) -> None:
     raise typer.Exit(code=1)
 
 
+def _safe_url(db_url: str | None) -> str:
+    """The command's warehouse URL with its password hidden (it was parsed once already)."""
+    try:
+        return _warehouse(db_url).safe_url
+    except Exception:  # a message must not fail while reporting a failure
+        return "the configured URL"
+
+
 def _expected_errors() -> tuple[type[BaseException], ...]:
     """Failures a user can act on: printed in one line, exit code 1."""
     from credit_risk.contract import ExtractRefusedError
@@ -120,6 +128,7 @@ def _reported(command: Callable) -> Callable:
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
         from credit_risk.quality.errors import ValidationFailedError
+        from credit_risk.warehouse.db import describe_server_error, driver_error
 
         try:
             return command(*args, **kwargs)
@@ -127,6 +136,12 @@ def _reported(command: Callable) -> Callable:
             _fail_validation(error)
         except _expected_errors() as error:
             _fail(error)
+        except Exception as error:
+            if driver_error(error) is None:
+                raise  # a defect: its traceback is what a bug report needs
+            if logging.getLogger().isEnabledFor(logging.INFO):  # --verbose: the whole story
+                logging.getLogger(__name__).exception("the warehouse failed")
+            _fail(describe_server_error(error, _safe_url(kwargs.get("db_url"))))
 
     return wrapper
 

@@ -15,6 +15,7 @@ import pytest
 from credit_risk import pipeline
 from credit_risk.generate.realistic import generate_realistic
 from tests.conftest import query
+from tests.integration.alert_servers import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -86,3 +87,41 @@ def test_a_wrong_warehouse_url_is_one_line_that_never_shows_the_password(url):
     assert "s3cret-pw" not in output
     assert "Traceback" not in output
     assert "URL" in output
+
+
+COMMANDS_THAT_READ_OR_WRITE = [
+    ("report",),
+    ("anomalies", "--month", "2024-01"),
+    ("score", "--month", "2024-01"),
+    ("validate", "--stage", "loaded", "--month", "2024-01"),
+    ("validate", "--stage", "published", "--month", "2024-01"),
+    ("build",),
+    ("load", "--source", "{drop}", "--month", "2024-01"),
+    ("run", "--source", "{drop}", "--month", "2024-01"),
+]
+
+
+@pytest.mark.parametrize("args", COMMANDS_THAT_READ_OR_WRITE, ids=lambda args: " ".join(args[:3]))
+def test_every_command_with_the_server_down_is_one_line_without_the_password(args, drops):
+    url = f"mysql://analyst:s3cret-pw@127.0.0.1:{free_port()}/risk"
+    result = credit_risk(url, *(arg.format(drop=drops["2024-01"]) for arg in args))
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr and "s3cret-pw" not in result.stdout + result.stderr
+    message = " ".join(result.stderr.split())
+    assert message.startswith("error: the warehouse at mysql://analyst:***@127.0.0.1:")
+    assert "is the server up" in message
+
+
+@pytest.mark.parametrize("command", ["report", "anomalies", "score"])
+def test_reading_a_warehouse_where_nothing_was_published_says_what_to_do(db_url, command):
+    result = credit_risk(db_url, command)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    message = " ".join(result.stderr.split())
+    assert "doesn't exist); nothing has been loaded and published there yet" in message
+
+
+def test_verbose_keeps_the_traceback_of_a_server_error(drops):
+    url = f"mysql://analyst:s3cret-pw@127.0.0.1:{free_port()}/risk"
+    result = credit_risk(url, "--verbose", "report")
+    assert result.returncode == 1 and "Traceback" in result.stderr
+    assert "s3cret-pw" not in result.stderr

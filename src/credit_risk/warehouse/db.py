@@ -45,6 +45,59 @@ class WarehouseError(RuntimeError):
     """The warehouse cannot be reached or refuses an operation the pipeline needs."""
 
 
+ER_NO_SUCH_TABLE = 1146
+
+SERVER_ERRORS = (
+    MySQLdb.OperationalError,
+    MySQLdb.InterfaceError,
+    MySQLdb.ProgrammingError,
+    sa.exc.OperationalError,
+    sa.exc.InterfaceError,
+    sa.exc.ProgrammingError,
+)
+"""What the driver (raw connections) and SQLAlchemy (reads) raise for a server that is down,
+went away mid-way, refused the login or timed out on a lock, or a warehouse without the
+tables a read needs: for the user to act on, not a defect of the pipeline. (pandas wraps them
+in its ``DatabaseError``; ``driver_error`` unwraps it.)"""
+
+_WHAT_TO_DO = {
+    1045: "check the user and password of the warehouse URL",
+    1698: "check the user and password of the warehouse URL",
+    ER_NO_SUCH_TABLE: "nothing has been loaded and published there yet: run `credit-risk run` "
+    "(or the DAG) first, or check that the URL names the right database",
+    1205: "another run holds the month's locks; rerun when it has finished",
+    2002: "is the server up, and does the URL name the right host and port?",
+    2003: "is the server up, and does the URL name the right host and port?",
+    2005: "the host name does not resolve; check the warehouse URL",
+    2006: "the server went away mid-way; rerun when it is back (every step is safe to rerun)",
+    2013: "the server went away mid-way; rerun when it is back (every step is safe to rerun)",
+}
+
+
+def driver_error(error: BaseException) -> BaseException | None:
+    """The ``SERVER_ERRORS`` error behind ``error`` (itself, or what pandas wrapped), if any."""
+    while error is not None:
+        if isinstance(error, SERVER_ERRORS):
+            return error
+        error = error.__cause__
+    return None
+
+
+def describe_server_error(error: BaseException, safe_url: str) -> str:
+    """One line for a ``SERVER_ERRORS`` error: the server's code and words, and what to do.
+
+    Uses the driver's own error (never SQLAlchemy's text, which quotes the statement and its
+    parameters) and the URL with its password hidden.
+    """
+    error = driver_error(error) or error
+    original = getattr(error, "orig", None) or error
+    code, text = (*original.args, None, None)[:2]
+    if not isinstance(code, int):
+        code, text = None, str(original)
+    advice = _WHAT_TO_DO.get(code, "check the server's error log, then rerun")
+    return f"the warehouse at {safe_url} failed ({code or 'error'}: {text}); {advice}"
+
+
 @dataclass(frozen=True)
 class Warehouse:
     """Where the warehouse is: a parsed SQLAlchemy URL naming a MySQL/MariaDB database."""
@@ -149,9 +202,7 @@ def ensure_database(warehouse: Warehouse) -> None:
     try:
         conn = MySQLdb.connect(**connect_args(warehouse, with_database=False))
     except MySQLdb.OperationalError as error:
-        raise WarehouseError(
-            f"cannot reach the warehouse at {warehouse.safe_url}: {error}"
-        ) from error
+        raise WarehouseError(describe_server_error(error, warehouse.safe_url)) from error
     try:
         name = warehouse.database.replace("`", "``")
         conn.cursor().execute(
@@ -186,9 +237,7 @@ def connect(warehouse: Warehouse) -> Iterator[MySQLdb.Connection]:
     try:
         conn = _connect_to_database(warehouse)
     except MySQLdb.OperationalError as error:
-        raise WarehouseError(
-            f"cannot reach the warehouse at {warehouse.safe_url}: {error}"
-        ) from error
+        raise WarehouseError(describe_server_error(error, warehouse.safe_url)) from error
     try:
         yield conn
     except BaseException:
