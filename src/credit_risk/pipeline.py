@@ -41,7 +41,7 @@ from credit_risk.warehouse.build import (
 from credit_risk.warehouse.build import build as build_months
 from credit_risk.warehouse.db import Warehouse, WarehouseError, connect
 from credit_risk.warehouse.load import LoadReport, load_extract
-from credit_risk.warehouse.load_transaction import finish_decided_loads
+from credit_risk.warehouse.load_transaction import settle_interrupted_loads
 from credit_risk.warehouse.publish import Publication, StaleBuildError, publish
 from credit_risk.warehouse.schema import ensure_tables
 
@@ -255,6 +255,7 @@ def _current_load(warehouse: Warehouse, month: str) -> str:
     """The id of the load that wrote ``month``, once both its branches have committed."""
     with connect(warehouse) as conn:
         ensure_tables(conn)
+        settle_interrupted_loads(conn, warehouse.database)  # a dead load's locks hold nothing up
         cursor = conn.cursor()
         for _ in range(50):
             record = ledger.read_ledger(cursor).get(month)
@@ -263,7 +264,7 @@ def _current_load(warehouse: Warehouse, month: str) -> str:
                 raise ledger.MonthNotReadyError(f"{month} has not been loaded: load it first")
             if record.is_settled:
                 return record.load_id
-            finish_decided_loads(conn, warehouse.database)
+            settle_interrupted_loads(conn, warehouse.database)
             time.sleep(0.2)
     raise ledger.MonthNotReadyError(
         f"the load of {month} is between its two commits; the next load finishes it"

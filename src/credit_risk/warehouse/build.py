@@ -40,7 +40,7 @@ from credit_risk.warehouse.ledger import (
     plan_refresh,
     read_ledger,
 )
-from credit_risk.warehouse.load_transaction import finish_decided_loads
+from credit_risk.warehouse.load_transaction import settle_interrupted_loads
 from credit_risk.warehouse.schema import create_views, ensure_tables, read_sql, refresh_thresholds
 
 log = logging.getLogger(__name__)
@@ -289,16 +289,18 @@ def _require_settled(warehouse: Warehouse, cursor, plan: RefreshPlan, seconds: f
 
     Between its two commits a load has written its ledger row but not yet its transactions;
     that lasts a moment, unless the loading process died there: then the load is finished
-    here (its outcome was decided), as the next load would.
+    here (its outcome was decided), as the next load would. A dead load's undecided branches
+    are rolled back first, so their locks hold up nothing (``settle_interrupted_loads``).
     """
     deadline = time.monotonic() + seconds
+    settle_interrupted_loads(cursor.connection, warehouse.database)
     while True:
         ledger = read_ledger(cursor)
         cursor.connection.commit()
         unsettled = [month for month in plan.inputs if not ledger[month].is_settled]
         if not unsettled:
             return
-        finish_decided_loads(cursor.connection, warehouse.database)
+        settle_interrupted_loads(cursor.connection, warehouse.database)
         if time.monotonic() >= deadline:
             raise MonthNotReadyError(
                 f"the load of {unsettled[0]} is between its two commits and did not finish in "

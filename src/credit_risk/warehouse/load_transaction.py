@@ -51,10 +51,14 @@ def xid_prefix(database: str) -> str:
     return f"{XID_PREFIX}-{_database_tag(database)}-"
 
 
+def _load_lock_name(database: str) -> str:
+    return f"credit_risk_load:{database}"[:64]
+
+
 @contextlib.contextmanager
 def load_lock(conn: MySQLdb.Connection, database: str) -> Iterator[None]:
     """One load at a time per warehouse (a named lock, released if the process dies)."""
-    name = f"credit_risk_load:{database}"[:64]
+    name = _load_lock_name(database)
     cursor = conn.cursor()
     cursor.execute("select is_used_lock(%s)", (name,))
     holder = cursor.fetchone()[0]
@@ -157,6 +161,48 @@ def finish_decided_loads(conn: MySQLdb.Connection, database: str) -> list[str]:
     return finished
 
 
+def _has_branches_in_doubt(conn: MySQLdb.Connection, database: str) -> bool:
+    cursor = conn.cursor()
+    try:
+        cursor.execute("xa recover")
+    except MySQLdb.OperationalError:  # no XA_RECOVER_ADMIN (MySQL 8): nothing to see
+        return False
+    prefix = xid_prefix(database).encode()
+    rows = cursor.fetchall()
+    return any(
+        (data if isinstance(data, bytes) else str(data).encode())[:gtrid_length].startswith(prefix)
+        for _format, gtrid_length, _bqual_length, data in rows
+    )
+
+
+def settle_interrupted_loads(conn: MySQLdb.Connection, database: str) -> list[tuple[str, str]]:
+    """For readers of the loaded tables: settle what a dead load left prepared.
+
+    A load killed after preparing its branches leaves them on the server, holding row locks
+    (the month's ledger row among them) until someone commits or rolls them back; the next
+    load would, but a gate or build started before it would wait 50 s on those locks and fail.
+    When no load is running (its named lock is free: a dead process holds no lock) the
+    branches can only be a dead load's, so they are resolved here as the next load would:
+    committed when decided, rolled back otherwise. While a load runs, only decided loads are
+    finished (``finish_decided_loads``); an undecided branch is that live load's own, a moment
+    from its commit.
+
+    Returns (branch, "commit" | "rollback") per branch resolved.
+    """
+    if not _has_branches_in_doubt(conn, database):
+        return []
+    cursor = conn.cursor()
+    name = _load_lock_name(database)
+    cursor.execute("select get_lock(%s, 0)", (name,))
+    if cursor.fetchone()[0] != 1:
+        return [(TRANSACTIONS, "commit") for _ in finish_decided_loads(conn, database)]
+    try:
+        return resolve_interrupted_loads(conn, database)
+    finally:
+        with contextlib.suppress(MySQLdb.Error):
+            cursor.execute("select release_lock(%s)", (name,))
+
+
 class LoadTransaction:
     """The XA transaction of one load: branch ``main`` on ``main_conn``, ``transactions`` on
     ``transactions_conn``."""
@@ -214,8 +260,8 @@ class LoadTransaction:
         except MySQLdb.Error as error:
             raise WarehouseError(
                 f"the load was committed but its transactions branch {self.gtrid} could not be "
-                f"({error}); the next load finishes it (or run: XA COMMIT '{self.gtrid}', "
-                f"'{TRANSACTIONS}')"
+                f"({error}); the next gate, build or load finishes it (or run: XA COMMIT "
+                f"'{self.gtrid}', '{TRANSACTIONS}')"
             ) from error
 
     def rollback(self) -> None:
