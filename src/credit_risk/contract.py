@@ -55,6 +55,7 @@ class Reason(StrEnum):
     MONTH_OUTSIDE_PARTITION = "month_outside_partition"
     MONTH_OUT_OF_RANGE = "month_out_of_range"
     UNKNOWN_CUSTOMER = "unknown_customer"
+    BEFORE_ACCOUNT_OPENED = "before_account_opened"
     DUPLICATE_CUSTOMER = "duplicate_customer"
     DUPLICATE_STATEMENT = "duplicate_statement"
     DUPLICATE_TRANSACTION_ID = "duplicate_transaction_id"
@@ -494,6 +495,53 @@ def check_known_customer(
         Reason.UNKNOWN_CUSTOMER,
         "customer_id",
         _quoted(rows["customer_id"], "customer_id", "is not a known customer"),
+    )
+
+
+def check_after_opening(
+    verdicts: Verdicts, rows: pd.DataFrame, when: pd.Series, column: str, opened: pd.Series
+) -> None:
+    """A row cannot predate its customer's account: a statement month before the month the
+    account opened, a transaction before the day it opened.
+
+    Args:
+        when: Each row's ``YYYY-MM-DD`` date or ``YYYY-MM`` month (ISO: strings compare as
+            dates).
+        opened: Opening date (or month, like ``when``) by customer id, for the customers
+            whose date is known.
+
+    Only accounts opened after the file's earliest row can fail, usually this month's new
+    ones: those few customers' rows are checked, not the whole file against every account.
+    """
+    ok = verdicts.ok
+    if opened.empty or not ok.any():
+        return
+    # in arrow: the million rows cost a filter and a min, not a pandas copy
+    earliest = pc.min(pc.filter(_arrow_strings(when), pa.array(ok))).as_py()
+    recent = opened[opened > earliest] if earliest is not None else opened.iloc[:0]
+    if recent.empty:
+        return
+    ids = _arrow_strings(rows["customer_id"])
+    candidate = ok & pc.is_in(ids, value_set=pa.array(recent.index, type=pa.string())).to_numpy(
+        zero_copy_only=False
+    )
+    if not candidate.any():
+        return
+    positions = np.flatnonzero(candidate)
+    opened_of_row = rows["customer_id"].iloc[positions].map(recent).to_numpy(dtype=object)
+    before = when.iloc[positions].to_numpy(dtype=object) < opened_of_row
+    mask = np.zeros(len(rows), dtype=bool)
+    mask[positions] = before
+    opened_of = dict(zip(positions, opened_of_row, strict=True))
+    verdicts.flag(
+        mask,
+        Reason.BEFORE_ACCOUNT_OPENED,
+        column,
+        lambda failing: [
+            f"{column} {rows[column].iat[position]!r} is before the account opened "
+            f"({opened_of[position]})"
+            for position in np.flatnonzero(failing)
+        ],
     )
 
 

@@ -29,6 +29,7 @@ from credit_risk.contract import (
     ExtractRefusedError,
     Reason,
     Verdicts,
+    check_after_opening,
     check_count,
     check_date,
     check_key,
@@ -272,7 +273,7 @@ def _check_statement_agreement(verdicts: Verdicts, rows: pd.DataFrame, months: p
 def prepare_three_file(
     folder: Path,
     month: str | None,
-    warehouse_customers: set[str],
+    warehouse_customers: set[str] | dict[str, str],
     window: MonthWindow | None = None,
 ) -> PreparedExtract:
     """Check ``customers.csv`` (optional), ``statements.csv`` and ``transactions.csv``.
@@ -281,7 +282,8 @@ def prepare_three_file(
         folder: The extract's folder.
         month: The partition being loaded, or None to load every month in the files.
         warehouse_customers: Customer ids already in the warehouse (a monthly drop may omit
-            customers.csv and rely on them).
+            customers.csv and rely on them), with their account opening dates (``YYYY-MM-DD``,
+            empty when unknown) when a dict.
     """
     for name in ("statements.csv", "transactions.csv"):
         if not (folder / name).is_file():
@@ -307,6 +309,7 @@ def prepare_three_file(
         folder / "statements.csv",
         window,
     )
+    opened = _opening_dates(warehouse_customers, customers_file, customer_verdicts)
     for csv_file, verdicts, months, column in (
         (statements_file, statement_verdicts, statement_months, "statement_month"),
         (transactions_file, transaction_verdicts, transaction_months, "transaction_date"),
@@ -314,6 +317,20 @@ def prepare_three_file(
         check_partition(verdicts, csv_file.rows, months, column, month)
         check_month_window(verdicts, csv_file.rows, months, column, window)
         check_known_customer(verdicts, csv_file.rows, known_ids)
+    check_after_opening(
+        statement_verdicts,
+        statements_file.rows,
+        statement_months,
+        "statement_month",
+        opened.str[:7],
+    )
+    check_after_opening(
+        transaction_verdicts,
+        transactions_file.rows,
+        transactions_file.rows["transaction_date"],
+        "transaction_date",
+        opened,
+    )
     check_unique(
         statement_verdicts,
         statements_file.rows,
@@ -363,6 +380,23 @@ def prepare_three_file(
         files=files,
         rows_read=pd.concat(read_counts, ignore_index=True),
     )
+
+
+def _opening_dates(
+    warehouse_customers: set[str] | dict[str, str],
+    customers_file: CsvFile | None,
+    customer_verdicts: Verdicts | None,
+) -> pd.Series:
+    """Known opening dates by customer id: the extract's ``customers.csv`` wins over the
+    warehouse (it replaces those customers)."""
+    known = pd.Series(
+        warehouse_customers if isinstance(warehouse_customers, dict) else {}, dtype=object
+    )
+    if customers_file is not None:
+        rows = customers_file.rows.loc[customer_verdicts.ok, ["customer_id", "opened_date"]]
+        known = pd.concat([known, rows.set_index("customer_id")["opened_date"]])
+        known = known[~known.index.duplicated(keep="last")]
+    return known[known.fillna("") != ""]
 
 
 def _check_customers(path: Path) -> tuple[CsvFile | None, Verdicts | None]:

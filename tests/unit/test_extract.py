@@ -221,6 +221,44 @@ def test_without_a_month_every_month_in_the_files_is_a_partition(tmp_path):
 WINDOW = MonthWindow("2000-01", "2026-12")
 
 
+def test_rows_before_the_account_opened_are_quarantined_with_the_opening_date(tmp_path):
+    """C3 opened on 2024-03-15 (customers.csv); C4 is a warehouse customer opened 2024-04-02.
+    Their statements of earlier months and transactions of earlier days cannot be real."""
+    folder = write_extract(
+        tmp_path,
+        customers=CUSTOMERS + "C3,2024-03-15,near_prime,south\n",
+        statements=GOOD_STATEMENTS + "C3,2024-03,1000,10,,,\nC3,2024-02,1000,10,,,\n"
+        "C4,2024-03,1000,10,,,\n",
+        transactions=GOOD_TRANSACTIONS
+        + "T4,C3,2024-03-14,5,purchase,,\nT5,C3,2024-03-15,5,purchase,,\n"
+        "T6,C4,2024-03-20,5,purchase,,\n",
+    )
+    prepared = prepare_extract(folder, None, {"C4": "2024-04-02", "C1": ""}, WINDOW)
+    assert reasons(prepared) == [
+        ("statements", 5, "before_account_opened", "statement_month"),
+        ("statements", 6, "before_account_opened", "statement_month"),
+        ("transactions", 5, "before_account_opened", "transaction_date"),
+        ("transactions", 7, "before_account_opened", "transaction_date"),
+    ]
+    details = prepared.quarantine.set_index("line_number")["detail"]
+    assert "transaction_date '2024-03-14' is before the account opened (2024-03-15)" in set(details)
+    assert "statement_month '2024-03' is before the account opened (2024-04)" in set(details)
+    # the opening month itself is fine, and so is the opening day
+    assert ("C3", "2024-03") in set(
+        zip(prepared.statements["customer_id"], prepared.statements["statement_month"], strict=True)
+    )
+    assert "T5" in set(prepared.transactions["transaction_id"])
+
+
+def test_the_extract_s_opening_date_wins_over_the_warehouse_s(tmp_path):
+    folder = write_extract(
+        tmp_path,
+        customers="customer_id,opened_date,credit_tier,region\nC1,2019-05-01,prime,north\nC2,,,\n",
+    )
+    prepared = prepare_extract(folder, "2024-03", {"C1": "2025-01-01"}, WINDOW)
+    assert reasons(prepared) == []
+
+
 def test_rows_dated_outside_the_window_are_quarantined_and_make_no_month(tmp_path):
     folder = write_extract(
         tmp_path,

@@ -278,10 +278,13 @@ def _prepare_and_write(
     return prepared, audit
 
 
-def _warehouse_customers(conn: MySQLdb.Connection) -> set[str]:
+def _warehouse_customers(conn: MySQLdb.Connection) -> dict[str, str]:
+    """Customer ids in the warehouse and their account opening dates (empty when unknown)."""
     cursor = conn.cursor()
-    cursor.execute("select customer_id from customers")
-    return {row[0] for row in cursor.fetchall()}
+    cursor.execute(
+        "select customer_id, coalesce(date_format(opened_date, '%Y-%m-%d'), '') from customers"
+    )
+    return dict(cursor.fetchall())
 
 
 def _write(
