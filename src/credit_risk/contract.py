@@ -12,7 +12,9 @@ extract is checked in about a second.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -28,6 +30,7 @@ from credit_risk.layout import (  # noqa: F401 (re-exported: the contract's name
     COUNT_PATTERN,
     CUSTOMER_COLUMNS,
     DATE_PATTERN,
+    GZIP_MAGIC,
     LINE,
     MONEY_PATTERN,
     MONTH_PATTERN,
@@ -169,6 +172,48 @@ class Verdicts:
         self.detail[mask] = detail if isinstance(detail, str) else np.asarray(detail(mask), object)
 
 
+MAX_LINE_BYTES = 1 << 24
+"""The longest line a file may have (16 MB): the CSV reader's block. A card transaction or a
+statement is a few hundred bytes; a longer line is a broken export, not data."""
+
+
+def read_extract_bytes(path: Path) -> bytes:
+    """The file's bytes, decompressed when its content is gzip (``.csv.gz``, or a gzip file
+    delivered as ``.csv``).
+
+    Raises:
+        ExtractRefusedError: the path is a folder, or the gzip data is damaged or cut short.
+    """
+    if path.is_dir():
+        raise ExtractRefusedError(path, 1, None, "is a folder, not a file")
+    data = path.read_bytes()
+    if data[:2] != GZIP_MAGIC:
+        return data
+    try:
+        return gzip.decompress(data)
+    except (OSError, EOFError, zlib.error) as error:
+        raise ExtractRefusedError(
+            path, 1, None, f"is a compressed (gzip) file that cannot be decompressed ({error})"
+        ) from error
+
+
+def _refuse_overlong_line(path: Path, data: bytes) -> None:
+    """Name the line a reader failure came from when it is a line longer than a row can be."""
+    starts = _line_starts(data)
+    lengths = np.diff(np.append(starts, len(data)))
+    (too_long,) = np.nonzero(lengths > MAX_LINE_BYTES)
+    if len(too_long):
+        line = int(too_long[0]) + 1
+        raise ExtractRefusedError(
+            path,
+            line,
+            None,
+            f"line {line} is {lengths[too_long[0]]:,} bytes long; no row of the contract is "
+            f"longer than {MAX_LINE_BYTES // (1 << 20)} MB, so the export is broken (a missing "
+            "line end or an unclosed quote)",
+        )
+
+
 def _decode_or_refuse(path: Path, data: bytes) -> None:
     if data.isascii():
         return  # ASCII is UTF-8; this avoids decoding a copy of the whole file
@@ -216,9 +261,10 @@ def read_contract_csv(path: Path, dataset: str, columns: list[str]) -> CsvFile:
     returned with its physical line number in column ``_line``.
 
     Raises:
-        ExtractRefusedError: not UTF-8, empty, wrong header, or every row has the wrong width.
+        ExtractRefusedError: a folder, a damaged gzip file, not UTF-8, empty, a line too long
+            to be a row, a wrong header, or every row has the wrong width.
     """
-    data = path.read_bytes()
+    data = read_extract_bytes(path)
     _decode_or_refuse(path, data)
     if data.startswith(b"\xef\xbb\xbf"):
         data = b"   " + data[3:]  # keep offsets; pyarrow strips the padding from the name
@@ -234,7 +280,7 @@ def read_contract_csv(path: Path, dataset: str, columns: list[str]) -> CsvFile:
     try:
         table = pacsv.read_csv(
             pa.py_buffer(data),
-            read_options=pacsv.ReadOptions(use_threads=False, block_size=1 << 24),
+            read_options=pacsv.ReadOptions(use_threads=False, block_size=MAX_LINE_BYTES),
             parse_options=pacsv.ParseOptions(invalid_row_handler=keep_invalid),
             convert_options=pacsv.ConvertOptions(
                 column_types={name: pa.string() for name in columns},
@@ -243,6 +289,7 @@ def read_contract_csv(path: Path, dataset: str, columns: list[str]) -> CsvFile:
             ),
         )
     except pa.ArrowInvalid as error:
+        _refuse_overlong_line(path, data)
         raise ExtractRefusedError(path, 1, None, f"not a readable CSV file ({error})") from error
 
     header = [name.strip() for name in table.column_names]
@@ -324,9 +371,35 @@ def _quoted(values: pd.Series, field_name: str, problem: str) -> Detail:
     return lambda mask: [f"{field_name}={value!r} {problem}" for value in values[mask]]
 
 
+_CONTROL_CHARACTER = r"[\x00-\x1f\x7f]"
+
+
 def check_key(verdicts: Verdicts, rows: pd.DataFrame, column: str) -> None:
-    """Key columns must be present."""
-    verdicts.flag(rows[column] == "", Reason.MISSING_KEY, column, f"{column} is empty")
+    """Key columns must be present, and free of control characters.
+
+    A NUL, a tab or an ANSI escape in an id is an export defect; stored, it would make a
+    customer that matches nothing and print as garbage (or recolour a terminal) in every
+    report.
+    """
+    values = rows[column]
+    verdicts.flag(values == "", Reason.MISSING_KEY, column, f"{column} is empty")
+    strings = _arrow_strings(values)
+    # printable ASCII is the common case and 7x cheaper to tell; only the rest get the regex
+    unusual = np.flatnonzero(
+        ~pc.ascii_is_printable(strings).to_numpy(zero_copy_only=False) & (values != "").to_numpy()
+    )
+    control = np.zeros(len(values), dtype=bool)
+    if len(unusual):
+        found = pc.match_substring_regex(strings.take(pa.array(unusual)), _CONTROL_CHARACTER)
+        control[unusual] = found.to_numpy(zero_copy_only=False)
+    verdicts.flag(
+        control,
+        Reason.INVALID_VALUE,
+        column,
+        lambda failing: [
+            f"{column} {value!r} holds a control character" for value in values[failing]
+        ],
+    )
 
 
 def check_money(verdicts: Verdicts, rows: pd.DataFrame, column: str, *, required: bool) -> None:

@@ -44,7 +44,7 @@ from credit_risk.contract import (
     quarantine_frame,
     read_contract_csv,
 )
-from credit_risk.layout import LEGACY_COLUMNS, LEGACY_FILE_NAME, detect_kind
+from credit_risk.layout import LEGACY_COLUMNS, LEGACY_FILE_NAME, detect_kind, extract_file
 from credit_risk.months import MonthWindow
 
 TRANSACTION_TYPES = ("purchase", "cash_advance", "refund")
@@ -161,7 +161,7 @@ def prepare_legacy(
     the statement (limit and balance); a row that disagrees with the first is quarantined.
     """
     if path.is_dir():
-        path = path / LEGACY_FILE_NAME
+        path = extract_file(path, LEGACY_FILE_NAME)
     csv_file = read_contract_csv(path, "bank_transactions", LEGACY_COLUMNS)
     rows = csv_file.rows
     verdicts = Verdicts(rows)
@@ -286,10 +286,10 @@ def prepare_three_file(
             empty when unknown) when a dict.
     """
     for name in ("statements.csv", "transactions.csv"):
-        if not (folder / name).is_file():
+        if not extract_file(folder, name).exists():
             raise FileNotFoundError(f"three-file extract {folder} has no {name}")
 
-    customers_file, customer_verdicts = _check_customers(folder / "customers.csv")
+    customers_file, customer_verdicts = _check_customers(extract_file(folder, "customers.csv"))
     # one arrow array of every known id, built once for both files' checks
     known = [pa.array(list(warehouse_customers), type=pa.string())]
     if customers_file is not None:
@@ -297,16 +297,18 @@ def prepare_three_file(
         known.append(pa.array(ids, type=pa.string()))
     known_ids = pc.unique(pa.chunked_array(known, type=pa.string()))
 
-    statements_file = read_contract_csv(folder / "statements.csv", "statements", STATEMENT_COLUMNS)
+    statements_file = read_contract_csv(
+        extract_file(folder, "statements.csv"), "statements", STATEMENT_COLUMNS
+    )
     transactions_file = read_contract_csv(
-        folder / "transactions.csv", "transactions", TRANSACTION_COLUMNS
+        extract_file(folder, "transactions.csv"), "transactions", TRANSACTION_COLUMNS
     )
     statement_verdicts, statement_months = _check_statements(statements_file.rows)
     transaction_verdicts, transaction_months = _check_transactions(transactions_file.rows)
     partitions = _partitions(
         month,
         [statement_months, transaction_months],
-        folder / "statements.csv",
+        statements_file.path,
         window,
     )
     opened = _opening_dates(warehouse_customers, customers_file, customer_verdicts)
@@ -400,7 +402,7 @@ def _opening_dates(
 
 
 def _check_customers(path: Path) -> tuple[CsvFile | None, Verdicts | None]:
-    if not path.is_file():
+    if not path.exists():  # optional; but a folder of that name is refused, not ignored
         return None, None
     csv_file = read_contract_csv(path, "customers", CUSTOMER_COLUMNS)
     rows = csv_file.rows

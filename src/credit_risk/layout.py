@@ -70,15 +70,34 @@ LEGACY_COLUMNS = [
 """Columns of the seed's bank_transactions.csv."""
 
 
+GZIP_MAGIC = b"\x1f\x8b"
+COMPRESSED_SUFFIX = ".gz"
+
+
+def extract_file(folder: Path, name: str) -> Path:
+    """``folder/name``, or ``folder/name.gz`` when only the compressed file was delivered
+    (banks often ship gzip drops). The plain name is returned when neither exists, so errors
+    name the file the contract expects."""
+    plain = folder / name
+    compressed = folder / (name + COMPRESSED_SUFFIX)
+    return compressed if not plain.exists() and compressed.exists() else plain
+
+
+def is_gzip(path: Path) -> bool:
+    """Whether the file's content is gzip, whatever its name says."""
+    with path.open("rb") as handle:
+        return handle.read(2) == GZIP_MAGIC
+
+
 def detect_kind(source: Path) -> str:
     """``'legacy'`` for a bank_transactions.csv (or a folder holding one), else ``'three_file'``."""
     if source.is_file():
         return "legacy"
     if not source.is_dir():
         raise FileNotFoundError(f"extract {source} does not exist")
-    if (source / "statements.csv").is_file() or (source / "transactions.csv").is_file():
+    if any(extract_file(source, name).exists() for name in ("statements.csv", "transactions.csv")):
         return "three_file"
-    if (source / LEGACY_FILE_NAME).is_file():
+    if extract_file(source, LEGACY_FILE_NAME).is_file():
         return "legacy"
     raise FileNotFoundError(
         f"{source} holds neither statements.csv + transactions.csv (three-file extract) "

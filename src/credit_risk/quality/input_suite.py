@@ -9,12 +9,13 @@ export, and nothing is loaded.
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import great_expectations.expectations as gxe
 import pandas as pd
 
-from credit_risk.contract import DATE_PATTERN, MONEY_PATTERN, MONTH_PATTERN
+from credit_risk.contract import DATE_PATTERN, MONEY_PATTERN, MONTH_PATTERN, read_extract_bytes
 from credit_risk.extract import (
     CUSTOMER_COLUMNS,
     STATEMENT_COLUMNS,
@@ -23,6 +24,7 @@ from credit_risk.extract import (
     detect_kind,
 )
 from credit_risk.generate.legacy import LEGACY_COLUMNS, LEGACY_FILE_NAME
+from credit_risk.layout import extract_file
 from credit_risk.quality.runner import DERIVED_SUFFIX, Dataset, SuiteResult, run_suite
 from credit_risk.settings import Settings, get_settings
 
@@ -30,8 +32,13 @@ STAGE = "input"
 
 
 def _read(path: Path) -> pd.DataFrame:
-    """The file as text columns, empty values as nulls, plus numeric views of amounts."""
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
+    """The file as text columns, empty values as nulls, plus numeric views of amounts.
+
+    Read as the load reads it (``contract.read_extract_bytes``): gzip content decompressed,
+    a folder where the file should be refused.
+    """
+    data = read_extract_bytes(path)
+    frame = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False, encoding="utf-8")
     frame = frame.apply(lambda column: column.str.strip()).replace("", None)
     return frame
 
@@ -103,7 +110,7 @@ def datasets(source: Path, month: str | None, settings: Settings | None = None) 
     settings = settings or get_settings()
     mostly = 1 - settings.quarantine_ceiling
     if detect_kind(source) == "legacy":
-        path = source if source.is_file() else source / LEGACY_FILE_NAME
+        path = source if source.is_file() else extract_file(source, LEGACY_FILE_NAME)
         frame = _numeric(_numeric(_read(path), "transaction_amount"), "credit_limit")
         expectations = _common(frame, LEGACY_COLUMNS, ["customer_id", "transaction_date"], mostly)
         expectations += [
@@ -117,8 +124,8 @@ def datasets(source: Path, month: str | None, settings: Settings | None = None) 
         return [Dataset("bank_transactions", expectations, frame=frame)]
 
     found: list[Dataset] = []
-    if (source / "customers.csv").is_file():
-        customers = _read(source / "customers.csv")
+    if extract_file(source, "customers.csv").exists():
+        customers = _read(extract_file(source, "customers.csv"))
         expectations = _common(customers, CUSTOMER_COLUMNS, ["customer_id"], mostly)
         expectations.append(
             gxe.ExpectColumnValuesToBeUnique(
@@ -127,7 +134,7 @@ def datasets(source: Path, month: str | None, settings: Settings | None = None) 
         )
         found.append(Dataset("customers", expectations, frame=customers))
 
-    statements = _numeric(_read(source / "statements.csv"), "credit_limit")
+    statements = _numeric(_read(extract_file(source, "statements.csv")), "credit_limit")
     expectations = _common(
         statements, STATEMENT_COLUMNS, ["customer_id", "statement_month"], mostly
     )
@@ -144,7 +151,7 @@ def datasets(source: Path, month: str | None, settings: Settings | None = None) 
     ]
     found.append(Dataset("statements", expectations, frame=statements))
 
-    transactions = _numeric(_read(source / "transactions.csv"), "amount")
+    transactions = _numeric(_read(extract_file(source, "transactions.csv")), "amount")
     expectations = _common(
         transactions,
         TRANSACTION_COLUMNS,

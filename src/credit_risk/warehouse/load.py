@@ -36,6 +36,7 @@ from credit_risk.layout import (
     QUARANTINE_COLUMNS,
     STATEMENT_COLUMNS,
     detect_kind,
+    extract_file,
 )
 from credit_risk.months import MonthWindow, month_of, validate_month
 from credit_risk.settings import get_settings
@@ -238,8 +239,8 @@ def guess_months(source: Path, month: str | None) -> list[str]:
     if month is not None:
         return [month]
     if detect_kind(source) == "three_file":
-        return statement_months(source / "statements.csv")
-    legacy = source if source.is_file() else source / LEGACY_FILE_NAME
+        return statement_months(extract_file(source, "statements.csv"))
+    legacy = source if source.is_file() else extract_file(source, LEGACY_FILE_NAME)
     return legacy_months(legacy)
 
 
