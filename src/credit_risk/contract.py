@@ -302,6 +302,8 @@ def read_contract_csv(path: Path, dataset: str, columns: list[str]) -> CsvFile:
     else:
         starts = _line_starts(data)
         row_lines = _nonblank_lines(data, starts)  # row k (header = 1) is on row_lines[k-1]
+    if any(len(text) > MAX_LINE_BYTES for _, text, _ in invalid):
+        _refuse_overlong_line(path, data)
     if invalid and table.num_rows == 0:
         number, _, width = invalid[0]
         raise ExtractRefusedError(

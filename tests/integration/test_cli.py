@@ -125,3 +125,32 @@ def test_verbose_keeps_the_traceback_of_a_server_error(drops):
     result = credit_risk(url, "--verbose", "report")
     assert result.returncode == 1 and "Traceback" in result.stderr
     assert "s3cret-pw" not in result.stderr
+
+
+def test_a_gzip_drop_runs_end_to_end_like_the_plain_one(db_url, drops, tmp_path):
+    import gzip
+
+    compressed = tmp_path / "gz"
+    compressed.mkdir()
+    for path in drops["2024-01"].iterdir():
+        (compressed / (path.name + ".gz")).write_bytes(gzip.compress(path.read_bytes()))
+    result = credit_risk(db_url, "run", "--source", str(compressed), "--month", "2024-01")
+    assert result.returncode == 0, result.stderr
+    (source_file,) = {
+        row[0]
+        for row in query(
+            db_url, "select source_file from load_audit where dataset = 'transactions'"
+        )
+    }
+    assert source_file.endswith("transactions.csv.gz")
+    assert query(db_url, "select distinct month from risk_segmentation") == [("2024-01",)]
+
+
+def test_a_folder_named_like_a_file_is_one_line_before_anything_loads(db_url, drops, tmp_path):
+    broken = tmp_path / "broken"
+    shutil.copytree(drops["2024-01"], broken)
+    (broken / "customers.csv").unlink()
+    (broken / "customers.csv").mkdir()
+    result = credit_risk(db_url, "run", "--source", str(broken), "--month", "2024-01")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "customers.csv: line 1: is a folder, not a file" in " ".join(result.stderr.split())

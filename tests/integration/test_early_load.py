@@ -211,3 +211,41 @@ def test_a_legacy_extract_never_tries_it(warehouse, seed_fixture, caplog):
         report = load_extract(warehouse, seed_fixture)
     assert report.rows_loaded == 1200
     assert KEPT not in caplog.text and INSTEAD not in caplog.text
+
+
+def test_a_file_refused_while_the_server_loads_it_stops_that_load_cleanly(db_url, tmp_path, caplog):
+    """A 100 MB line makes the client refuse transactions.csv while the server is loading it
+    early: the load is stopped (KILL QUERY from a connection of its own), nothing changes, and
+    the message names the line in plain words."""
+    warehouse = warehouse_from_url(db_url)
+    generate_realistic(tmp_path / "good", customers=40, months=1, start="2024-01", seed=4)
+    load_extract(warehouse, tmp_path / "good")
+    before = snapshot(db_url)
+    broken = tmp_path / "broken"
+    shutil.copytree(tmp_path / "good", broken)
+    lines = (broken / "transactions.csv").read_text().splitlines(keepends=True)
+    lines.insert(5, "X" * (100 << 20) + "\n")
+    (broken / "transactions.csv").write_text("".join(lines))
+    with (
+        caplog.at_level(logging.WARNING, logger="credit_risk.warehouse.early_load"),
+        pytest.raises(ExtractRefusedError, match=r"line 6: line 6 is 104,857,601 bytes long"),
+    ):
+        load_extract(warehouse, broken)
+    assert "could not stop" not in caplog.text
+    assert snapshot(db_url) == before
+
+
+def test_a_quarantined_line_far_longer_than_a_row_is_kept_cut(db_url, tmp_path):
+    warehouse = warehouse_from_url(db_url)
+    generate_realistic(tmp_path / "good", customers=40, months=1, start="2024-01", seed=4)
+    lines = (tmp_path / "good" / "transactions.csv").read_text().splitlines(keepends=True)
+    long_line = "T-long,C1,2024-01-05,5,purchase," + "m" * 200_000 + ",pos,extra"
+    lines.append(long_line + "\n")
+    (tmp_path / "good" / "transactions.csv").write_text("".join(lines))
+    report = load_extract(warehouse, tmp_path / "good")
+    assert report.rows_quarantined == 1
+    ((raw,),) = query(db_url, "select raw_line from quarantined_rows")
+    assert raw.startswith("T-long,C1,") and raw.endswith(
+        f" [cut: {len(long_line):,} characters in all]"
+    )
+    assert len(raw) < 16_100

@@ -440,3 +440,68 @@ def test_column_helpers_work_across_arrow_chunks():
     assert _strictly_increasing(rows, ["id", "month"])
     amounts = money_values(rows["amount"], np.array([True, False, True, True]))
     assert np.isnan(amounts[1]) and list(amounts[[0, 2, 3]]) == [1.5, -2.0, 3.25]
+
+
+def test_a_gzip_extract_is_read_as_delivered_whatever_its_name(tmp_path):
+    import gzip
+
+    plain = prepare_extract(write_extract(tmp_path / "plain"), "2024-03", set())
+    named = write_extract(tmp_path / "named")
+    for name in ("statements.csv", "transactions.csv"):
+        path = named / name
+        path.with_name(name + ".gz").write_bytes(gzip.compress(path.read_bytes()))
+        path.unlink()
+    content = write_extract(tmp_path / "content")
+    path = content / "transactions.csv"
+    path.write_bytes(gzip.compress(path.read_bytes()))  # gzip bytes behind a .csv name
+    for folder in (named, content):
+        prepared = prepare_extract(folder, "2024-03", set())
+        assert prepared.transactions["transaction_id"].tolist() == ["T1", "T2", "T3"]
+        assert len(prepared.statements) == len(plain.statements) and reasons(prepared) == []
+
+
+def test_a_damaged_gzip_file_is_refused_as_compressed(tmp_path):
+    import gzip
+
+    folder = write_extract(tmp_path)
+    path = folder / "transactions.csv"
+    path.write_bytes(gzip.compress(path.read_bytes())[:-12])  # cut short in transit
+    with pytest.raises(ExtractRefusedError, match=r"transactions\.csv: line 1: is a compressed"):
+        prepare_extract(folder, "2024-03", set())
+
+
+def test_a_folder_where_a_file_belongs_is_refused_not_ignored(tmp_path):
+    folder = write_extract(tmp_path, customers=None)
+    (folder / "customers.csv").mkdir()
+    with pytest.raises(ExtractRefusedError, match=r"customers\.csv: line 1: is a folder"):
+        prepare_extract(folder, "2024-03", set())
+
+
+def test_a_line_too_long_to_be_a_row_is_refused_with_its_line_number(tmp_path):
+    folder = write_extract(
+        tmp_path, transactions=GOOD_TRANSACTIONS + "T4," + "9" * (17 << 20) + "\n"
+    )
+    with pytest.raises(ExtractRefusedError) as refused:
+        prepare_extract(folder, "2024-03", set())
+    message = str(refused.value)
+    assert "transactions.csv: line 5: line 5 is 17,825,796 bytes long" in message
+    assert "straddl" not in message and "block" not in message  # no parser jargon
+
+
+def test_ids_with_control_characters_are_quarantined(tmp_path):
+    folder = write_extract(
+        tmp_path,
+        transactions=GOOD_TRANSACTIONS
+        + "T4\x00,C1,2024-03-06,5,purchase,,\n"
+        + "T5\x1b[31m,C1,2024-03-06,5,purchase,,\n"
+        + "T6,C\t1,2024-03-06,5,purchase,,\n"
+        + "T7é,C1,2024-03-06,5,purchase,,\n",
+    )
+    prepared = prepare_extract(folder, "2024-03", set())
+    assert reasons(prepared) == [
+        ("transactions", 5, "invalid_value", "transaction_id"),
+        ("transactions", 6, "invalid_value", "transaction_id"),
+        ("transactions", 7, "invalid_value", "customer_id"),
+    ]
+    assert "holds a control character" in prepared.quarantine["detail"].iloc[0]
+    assert "T7é" in set(prepared.transactions["transaction_id"])  # non-ASCII is fine

@@ -147,6 +147,9 @@ class EarlyTransactionLoad:
     seconds: float = 0.0
     """How long it took (finding the months, clearing them and loading)."""
     error: BaseException | None = None
+    server_thread_id: int = 0
+    """The connection's id on the server, read before the thread starts: once it runs, the
+    connection belongs to it (mysqlclient refuses a call from another thread)."""
     savepoint_set: bool = False
     kept: bool | None = None
     """What ``usable`` decided (None until it is asked)."""
@@ -165,6 +168,7 @@ class EarlyTransactionLoad:
             return None
         header, line_end = found
         early = cls(conn, warehouse, path, header, line_end, month)
+        early.server_thread_id = conn.thread_id()
         early._thread = threading.Thread(target=early._run, name="early-transactions-load")
         early._thread.start()
         return early
@@ -199,7 +203,7 @@ class EarlyTransactionLoad:
             try:
                 killer = MySQLdb.connect(**connect_args(self.warehouse, with_database=False))
                 try:
-                    killer.cursor().execute(f"kill query {int(self.conn.thread_id())}")
+                    killer.cursor().execute(f"kill query {int(self.server_thread_id)}")
                 finally:
                     killer.close()
             except MySQLdb.Error as error:

@@ -442,13 +442,24 @@ def _collation_duplicates(cursor, transactions: pd.DataFrame) -> pd.Series:
     )
 
 
-def _insert_quarantine(cursor, quarantine: pd.DataFrame) -> None:
+RAW_LINE_CHARS = 16_000
+"""What ``quarantined_rows.raw_line`` keeps of a line (a ``text`` column holds 64 KB, and a
+character takes up to 4 bytes); a longer line is kept cut, marked so."""
 
+
+def _cut(text: object, limit: int, mark: str = "") -> object:
+    return text[:limit] + mark if isinstance(text, str) and len(text) > limit else text
+
+
+def _insert_quarantine(cursor, quarantine: pd.DataFrame) -> None:
     if quarantine.empty:
         return
     rows = quarantine[QUARANTINE_COLUMNS].astype(object).where(quarantine.notna(), None)
     rows["line_number"] = rows["line_number"].astype(int)
-    rows["detail"] = rows["detail"].map(lambda text: text[:512] if isinstance(text, str) else text)
+    rows["detail"] = rows["detail"].map(lambda text: _cut(text, 512))
+    rows["raw_line"] = rows["raw_line"].map(
+        lambda text: _cut(text, RAW_LINE_CHARS, f" [cut: {len(text):,} characters in all]")
+    )
     cursor.executemany(
         "insert into quarantined_rows (partition_month, dataset, source_file, line_number, "
         "field_name, reason, detail, raw_line) values (%s, %s, %s, %s, %s, %s, %s, %s)",
