@@ -385,6 +385,66 @@ def evaluate(
     console.print(model_module.format_evaluation(model_module.evaluate_model(warehouse)))
 
 
+@app.command("create-users")
+@_reported
+def create_users(
+    loader_password: Annotated[
+        str,
+        typer.Option(
+            envvar="CREDIT_RISK_LOADER_PASSWORD",
+            prompt=True,
+            hide_input=True,
+            confirmation_prompt=True,
+            help="The loader's new password (asked when not in the environment).",
+        ),
+    ],
+    dashboard_password: Annotated[
+        str,
+        typer.Option(
+            envvar="CREDIT_RISK_DASHBOARD_PASSWORD",
+            prompt=True,
+            hide_input=True,
+            confirmation_prompt=True,
+            help="The dashboard user's new password.",
+        ),
+    ],
+    db_url: Annotated[
+        str | None,
+        typer.Option(
+            "--db-url",
+            envvar="CREDIT_RISK_ADMIN_DB_URL",
+            help="The warehouse as an administrator who may create users and grant.",
+        ),
+    ] = None,
+    host: Annotated[str, typer.Option(help="Where the users may connect from.")] = "%",
+    loader_user: Annotated[str, typer.Option(help="The loader's name.")] = "credit_risk_loader",
+    dashboard_user: Annotated[
+        str, typer.Option(help="The dashboard user's name.")
+    ] = "credit_risk_dashboard",
+) -> None:
+    """Create the loader (rights on the warehouse schema only) and the dashboard's read-only
+    user, or set new passwords for them (rotation). Run as a database administrator."""
+    from credit_risk.warehouse.users import create_users as create
+
+    try:
+        created = create(
+            _warehouse(db_url),
+            loader_password,
+            dashboard_password,
+            host=host,
+            loader_user=loader_user,
+            dashboard_user=dashboard_user,
+        )
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from error
+    console.print(
+        f"loader:    {created.loader_url}  (DAG: connection credit_risk_mysql; CLI: "
+        f"CREDIT_RISK_DB_URL)\n"
+        f"dashboard: {created.dashboard_url}  (connection credit_risk_dashboard or "
+        f"CREDIT_RISK_DASHBOARD_DB_URL; SELECT on {created.granted_tables} published objects)"
+    )
+
+
 @app.command()
 def dashboard(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
