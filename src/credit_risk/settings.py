@@ -108,22 +108,26 @@ class Settings(BaseSettings):
         default=0.05, ge=0, le=1, description="Largest share of a month's statements in Unknown."
     )
     high_risk_share_max_shift: float = Field(
-        default=0.10,
+        default=0.05,
         ge=0,
         le=1,
-        description="Largest move of the High Risk share against the previous published month.",
+        description="Largest move of the High Risk share against the previous published month "
+        "that needs no explanation; a month fails beyond it, or beyond what sampling noise "
+        "explains on a small portfolio, whichever is more.",
     )
     utilization_psi_max: float = Field(
         default=0.25,
         gt=0,
         description="Largest population stability index of utilization against the previous "
-        "published month.",
+        "published month (or what sampling noise explains, whichever is more).",
     )
-    distribution_min_statements: int = Field(
-        default=200,
-        ge=1,
-        description="Statements both months need before their distributions are compared (on "
-        "fewer, sampling noise alone moves the PSI past 0.25).",
+    distribution_false_alarm_rate: float = Field(
+        default=0.01,
+        gt=0,
+        lt=0.5,
+        description="Share of unchanged months the distribution checks may fail by sampling "
+        "noise alone: it sets their noise bounds (two-proportion z-test on the High Risk "
+        "share, chi-square bound on the utilization PSI), at every portfolio size.",
     )
     shift_approval_hours: float = Field(
         default=48,

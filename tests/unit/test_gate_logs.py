@@ -57,11 +57,7 @@ def test_only_the_month_over_month_checks_of_the_published_suite_can_be_approved
         for expectation in dataset.expectations
         if (expectation.meta or {}).get(APPROVABLE)
     }
-    assert approvable == {
-        "high_risk_share_shift",
-        "high_risk_share_shift_beyond_noise",
-        "utilization_psi",
-    }
+    assert approvable == {"high_risk_share_shift_beyond_noise", "utilization_psi_beyond_noise"}
     row = FailedExpectation("unexpected_rows_expectation", None, "3 unexpected rows")
     shift = FailedExpectation(
         "expect_column_max_to_be_between", "utilization_psi", "3.1", approvable=True

@@ -11,6 +11,8 @@ individually valid.
 
 from __future__ import annotations
 
+from statistics import NormalDist
+
 import great_expectations.expectations as gxe
 
 from credit_risk.catalog import WINDOW_MONTHS
@@ -20,16 +22,6 @@ from credit_risk.settings import Settings, get_settings
 from credit_risk.warehouse.db import Warehouse
 
 STAGE = "published"
-
-PSI_EPSILON = 0.0001
-"""Stand-in share for an empty utilization bucket (the PSI of a zero share is infinite)."""
-
-SMALL_PORTFOLIO_SIGMAS = 3
-"""Below ``CREDIT_RISK_DISTRIBUTION_MIN_STATEMENTS`` the High Risk share is still compared with
-the month before, allowing this many standard deviations of sampling noise (of the difference
-of two proportions) on top of the usual shift: 60 customers going from 38 % to 100 % High Risk
-fail, a 100-customer month moving 20 points by chance does not. The PSI stays off there: on so
-few rows its noise alone passes the threshold."""
 
 SHIFT = {APPROVABLE: True}
 """The month-over-month checks a real change of the portfolio can fail: on-call may approve
@@ -122,38 +114,80 @@ buckets as (
     select 'previous', greatest(-1, least(10, floor(utilization_pct / 10)))
     from previous_month where utilization_pct is not null
 ),
-shares as (
+bucket_counts as (
+    select bucket, sum(side = 'current') as now_count, sum(side = 'previous') as before_count
+    from buckets group by bucket
+),
+bucket_totals as (
     select
-        bucket,
-        greatest(sum(side = 'current') / nullif((select count(*) from buckets
-            where side = 'current'), 0), {epsilon}) as current_share,
-        greatest(sum(side = 'previous') / nullif((select count(*) from buckets
-            where side = 'previous'), 0), {epsilon}) as previous_share
-    from buckets
-    group by bucket
+        sum(now_count) as util_now,
+        sum(before_count) as util_before,
+        count(*) as k
+    from bucket_counts
+),
+shares as (
+    -- half a row added to every bucket (Jeffreys smoothing): an empty bucket has no share of
+    -- zero, and on a few dozen rows one customer more or less does not look like a shift
+    select
+        (now_count + 0.5) / (util_now + 0.5 * k) as current_share,
+        (before_count + 0.5) / (util_before + 0.5 * k) as previous_share
+    from bucket_counts cross join bucket_totals
+),
+tests as (
+    select
+        case when n_now > 0 and n_before > 0
+            then abs(high_now / n_now - high_before / n_before) else 0 end as share_shift,
+        case when n_now > 0 and n_before > 0
+            then greatest({max_shift}, {z} * sqrt(
+                ((high_now + high_before) / (n_now + n_before))
+                * (1 - (high_now + high_before) / (n_now + n_before))
+                * (1 / n_now + 1 / n_before)))
+            else 1 end as share_allowed,
+        case when util_now > 0 and util_before > 0
+            then (select sum((current_share - previous_share)
+                * ln(current_share / previous_share)) from shares)
+            else 0 end as psi,
+        case when util_now > 0 and util_before > 0
+            then greatest({psi_max}, {chi2_by_k} * (1 / util_now + 1 / util_before))
+            else 1e9 end as psi_allowed
+    from counts cross join bucket_totals
 )
 select
     (select count(*) from current_month) as statements,
     (select count(*) from previous_month) as previous_statements,
-    {comparable} as is_compared_with_previous,
     coalesce((select avg(risk_category = 'Unknown') from current_month), 0) as unknown_share,
     coalesce((select avg(risk_category = 'High Risk') from current_month), 0) as high_risk_share,
-    case when {comparable} then abs(
-        coalesce((select avg(risk_category = 'High Risk') from current_month), 0)
-        - (select avg(risk_category = 'High Risk') from previous_month)
-    ) else 0 end as high_risk_share_shift,
-    case when {comparable} then coalesce(
-        (select sum((current_share - previous_share) * ln(current_share / previous_share))
-         from shares), 0
-    ) else 0 end as utilization_psi,
-    (select case when not ({comparable}) and n_now > 0 and n_before > 0 then greatest(0,
-        abs(high_now / n_now - high_before / n_before)
-        - {sigmas} * sqrt(((high_now + high_before) / (n_now + n_before))
-            * (1 - (high_now + high_before) / (n_now + n_before))
-            * (1 / n_now + 1 / n_before))
-    ) else 0 end from counts) as high_risk_share_shift_beyond_noise
+    share_shift as high_risk_share_shift,
+    share_allowed as high_risk_share_shift_allowed,
+    greatest(0, share_shift - share_allowed) as high_risk_share_shift_beyond_noise,
+    psi as utilization_psi,
+    psi_allowed as utilization_psi_allowed,
+    greatest(0, psi - psi_allowed) as utilization_psi_beyond_noise
+from tests
 ) as distribution
 """
+
+
+def two_sided_z(false_alarm_rate: float) -> float:
+    """The normal quantile a two-sided test at ``false_alarm_rate`` compares with."""
+    return NormalDist().inv_cdf(1 - false_alarm_rate / 2)
+
+
+def chi2_by_buckets(false_alarm_rate: float) -> str:
+    """SQL for the chi-square quantile of (buckets - 1) degrees of freedom, by bucket count.
+
+    Under "nothing changed", the PSI of two samples (the symmetric Kullback-Leibler divergence)
+    times n1 * n0 / (n1 + n0) is asymptotically chi-square with k - 1 degrees of freedom, so
+    ``quantile * (1 / n1 + 1 / n0)`` is the PSI sampling noise alone reaches with probability
+    ``false_alarm_rate``. Utilization has at most 12 buckets (-1 .. 10: refunds-only and over
+    the limit included).
+    """
+    from scipy.stats import chi2
+
+    cases = " ".join(
+        f"when {k} then {chi2.ppf(1 - false_alarm_rate, k - 1):.6f}" for k in range(2, 13)
+    )
+    return f"(case k {cases} else 0 end)"
 
 
 def datasets(
@@ -207,10 +241,7 @@ def datasets(
 
 def _distribution(month: str, months: list[str], rows_table: str, settings: Settings) -> Dataset:
     previous = add_months(month, -1)
-    comparable = (
-        f"(select count(*) from current_month) >= {settings.distribution_min_statements} "
-        f"and (select count(*) from previous_month) >= {settings.distribution_min_statements}"
-    )
+    rate = settings.distribution_false_alarm_rate
     return Dataset(
         f"distribution_{month}",
         [
@@ -224,27 +255,21 @@ def _distribution(month: str, months: list[str], rows_table: str, settings: Sett
                 "statements Unknown",
             ),
             gxe.ExpectColumnMaxToBeBetween(
-                column="high_risk_share_shift",
-                meta=SHIFT,
-                max_value=settings.high_risk_share_max_shift,
-                description=f"{month}'s High Risk share moves by at most "
-                f"{settings.high_risk_share_max_shift:.0%} against {previous}",
-            ),
-            gxe.ExpectColumnMaxToBeBetween(
                 column="high_risk_share_shift_beyond_noise",
                 meta=SHIFT,
-                max_value=settings.high_risk_share_max_shift,
-                description=f"with fewer than {settings.distribution_min_statements} statements: "
-                f"{month}'s High Risk share moves by at most "
-                f"{settings.high_risk_share_max_shift:.0%} beyond sampling noise "
-                f"({SMALL_PORTFOLIO_SIGMAS} standard deviations) against {previous}",
+                max_value=0,
+                description=f"{month}'s High Risk share moves against {previous} by at most "
+                f"{settings.high_risk_share_max_shift:.0%} or what sampling noise explains "
+                f"(two-proportion z-test, {rate:.0%} false alarms), whichever is more",
             ),
             gxe.ExpectColumnMaxToBeBetween(
-                column="utilization_psi",
+                column="utilization_psi_beyond_noise",
                 meta=SHIFT,
-                max_value=settings.utilization_psi_max,
-                description=f"population stability index of {month}'s utilization against "
-                f"{previous} under {settings.utilization_psi_max}",
+                max_value=0,
+                description=f"{month}'s utilization mix moves against {previous} by a "
+                f"population stability index of at most {settings.utilization_psi_max} or "
+                f"what sampling noise explains (chi-square bound, {rate:.0%} false alarms), "
+                "whichever is more",
             ),
         ],
         query=_DISTRIBUTION.format(
@@ -252,9 +277,10 @@ def _distribution(month: str, months: list[str], rows_table: str, settings: Sett
             month=month,
             previous=previous,
             previous_table=rows_table if previous in months else "published_customer_month",
-            epsilon=PSI_EPSILON,
-            comparable=comparable,
-            sigmas=SMALL_PORTFOLIO_SIGMAS,
+            max_shift=settings.high_risk_share_max_shift,
+            psi_max=settings.utilization_psi_max,
+            z=f"{two_sided_z(rate):.6f}",
+            chi2_by_k=chi2_by_buckets(rate),
         ),
     )
 
