@@ -235,9 +235,16 @@ def _decode_or_refuse(path: Path, data: bytes) -> None:
 
 
 def _line_starts(data: bytes) -> np.ndarray:
-    """Byte offset where each physical line starts."""
+    """Byte offset where each physical line starts.
+
+    A line ends as the CSV reader ends it: at ``\n``, ``\r\n`` or a ``\r`` alone (old Mac
+    exports, or a stray one), so line numbers and rows stay in step.
+    """
     buffer = np.frombuffer(data, dtype=np.uint8)
-    newlines = np.flatnonzero(buffer == ord("\n"))
+    is_newline = buffer == ord("\n")
+    is_return = buffer == ord("\r")
+    bare_return = is_return & ~np.append(is_newline[1:], False)
+    newlines = np.flatnonzero(is_newline | bare_return)
     starts = np.concatenate(([0], newlines + 1))
     if len(starts) > 1 and starts[-1] == len(data):
         starts = starts[:-1]  # the file ends with a line end: no line after it
@@ -296,7 +303,8 @@ def read_contract_csv(path: Path, dataset: str, columns: list[str]) -> CsvFile:
     _check_header(path, header, columns)
     table = table.rename_columns(header).select(columns)
     starts = None
-    lines = data.count(b"\n") + (not data.endswith(b"\n"))
+    bare_returns = data.count(b"\r") - data.count(b"\r\n")
+    lines = data.count(b"\n") + bare_returns + (not data.endswith((b"\n", b"\r")))
     if table.num_rows + len(invalid) + 1 == lines:
         row_lines = np.arange(1, lines + 1)  # no blank line: row k is on line k
     else:
@@ -344,12 +352,16 @@ def read_contract_csv(path: Path, dataset: str, columns: list[str]) -> CsvFile:
     )
 
 
+class WrongHeaderError(ExtractRefusedError):
+    """The header does not name the contract's columns (missing, unexpected or repeated)."""
+
+
 def _check_header(path: Path, header: list[str], columns: list[str]) -> None:
     missing = [name for name in columns if name not in header]
     unexpected = [name for name in header if name not in columns]
     duplicated = sorted({name for name in header if header.count(name) > 1})
     if missing:
-        raise ExtractRefusedError(
+        raise WrongHeaderError(
             path,
             1,
             missing[0],
@@ -357,7 +369,7 @@ def _check_header(path: Path, header: list[str], columns: list[str]) -> None:
         )
     if unexpected or duplicated:
         name = (unexpected or duplicated)[0]
-        raise ExtractRefusedError(
+        raise WrongHeaderError(
             path,
             1,
             name,
