@@ -1,5 +1,5 @@
 # Shortcuts; each target calls the script that does the work.
-.PHONY: setup demo test lint bench bench-build bench-growth
+.PHONY: setup demo test lint bench bench-build bench-growth bench-gates
 
 setup:  ## venv, pinned packages, a reachable MariaDB, Airflow metadata DB
 	bash scripts/setup.sh
@@ -18,3 +18,6 @@ bench-build:  ## full rebuild: the servers' 16 MB temporary tables vs the projec
 
 bench-growth:  ## refresh growth: the whole chain month after month for 24 months, then a reload
 	bash -c 'source scripts/setup.sh && python benchmarks/refresh_growth.py'
+
+bench-gates:  ## distribution gates: false alarms and detection from 50 to 100,000 customers
+	bash -c 'source scripts/setup.sh && python benchmarks/gate_benchmark.py'
