@@ -12,8 +12,10 @@ extract is checked in about a second.
 
 from __future__ import annotations
 
+import csv
 import gzip
 import hashlib
+import re
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -252,13 +254,23 @@ def _line_starts(data: bytes) -> np.ndarray:
 
 
 def _nonblank_lines(data: bytes, starts: np.ndarray) -> np.ndarray:
-    """1-based numbers of the lines pyarrow counts as rows (it skips empty lines)."""
+    """1-based numbers of the physical lines where the rows pyarrow reads begin.
+
+    It skips empty lines, and a quoted value may hold line ends: a line that starts inside
+    quotes (an odd number of ``"`` before it; ``""`` escapes keep the count even) continues
+    the row above.
+    """
+    buffer = np.frombuffer(data, dtype=np.uint8)
+    numbers = np.arange(1, len(starts) + 1)
+    if b'"' in data:
+        quotes = np.concatenate(([0], np.cumsum(buffer == ord('"'))))
+        begins_row = quotes[starts] % 2 == 0
+        starts, numbers = starts[begins_row], numbers[begins_row]
     ends = np.append(starts[1:] - 1, len(data))
     lengths = ends - starts
-    buffer = np.frombuffer(data, dtype=np.uint8)
     only_cr = (lengths == 1) & (buffer[np.minimum(starts, max(len(data) - 1, 0))] == ord("\r"))
     blank = (lengths == 0) | only_cr
-    return np.flatnonzero(~blank) + 1
+    return numbers[~blank]
 
 
 def read_contract_csv(path: Path, dataset: str, columns: list[str]) -> CsvFile:
@@ -288,9 +300,11 @@ def read_contract_csv(path: Path, dataset: str, columns: list[str]) -> CsvFile:
         table = pacsv.read_csv(
             pa.py_buffer(data),
             read_options=pacsv.ReadOptions(use_threads=False, block_size=MAX_LINE_BYTES),
-            parse_options=pacsv.ParseOptions(invalid_row_handler=keep_invalid),
+            parse_options=pacsv.ParseOptions(
+                invalid_row_handler=keep_invalid, newlines_in_values=True
+            ),
             convert_options=pacsv.ConvertOptions(
-                column_types={name: pa.string() for name in columns},
+                column_types={name: pa.string() for name in {*columns, *_raw_header(data)}},
                 strings_can_be_null=False,
                 quoted_strings_can_be_null=False,
             ),
@@ -354,6 +368,16 @@ def read_contract_csv(path: Path, dataset: str, columns: list[str]) -> CsvFile:
 
 class WrongHeaderError(ExtractRefusedError):
     """The header does not name the contract's columns (missing, unexpected or repeated)."""
+
+
+def _raw_header(data: bytes) -> list[str]:
+    """The header's names exactly as written (padding included): every column is read as
+    text, so a padded name such as ``"amount "`` is never typed by the reader's inference."""
+    first = re.split(rb"\r\n|\r|\n", data[: 1 << 16], maxsplit=1)[0]
+    try:
+        return next(csv.reader([first.decode("utf-8")]), [])
+    except (UnicodeDecodeError, csv.Error):
+        return []
 
 
 def _check_header(path: Path, header: list[str], columns: list[str]) -> None:
