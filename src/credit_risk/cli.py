@@ -446,6 +446,7 @@ def create_users(
 
 
 @app.command()
+@_reported
 def dashboard(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8050,
@@ -461,5 +462,6 @@ def dashboard(
     """Serve the executive dashboard standalone (no Airflow needed)."""
     from credit_risk.dashboard import serve
 
+    _warehouse(db_url)  # a URL of the wrong kind is one line now, not a traceback per request
     console.print(f"dashboard on http://{host}:{port}/")
     serve(host=host, port=port, db_url=db_url)

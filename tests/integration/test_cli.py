@@ -154,3 +154,12 @@ def test_a_folder_named_like_a_file_is_one_line_before_anything_loads(db_url, dr
     result = credit_risk(db_url, "run", "--source", str(broken), "--month", "2024-01")
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert "customers.csv: line 1: is a folder, not a file" in " ".join(result.stderr.split())
+
+
+def test_the_dashboard_given_a_url_of_the_wrong_kind_is_one_line():
+    result = credit_risk(
+        "postgresql://analyst:s3cret-pw@db.example/risk", "dashboard", "--port", "1"
+    )
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr and "s3cret-pw" not in result.stderr
+    assert "is not a MySQL/MariaDB URL" in result.stderr
