@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from decimal import Decimal
 
@@ -10,6 +11,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from credit_risk.contract import ExtractRefusedError
+from credit_risk.generate.realistic import generate_realistic
 from credit_risk.pipeline import run
 from credit_risk.warehouse.db import WarehouseError, warehouse_from_url
 from credit_risk.warehouse.load import load_extract
@@ -317,3 +319,26 @@ def test_rows_dated_in_the_future_are_quarantined_and_never_become_a_month(
     with pytest.raises(ExtractRefusedError, match=r"2099-06, is outside 2000-01 \.\. 2026-12"):
         load_extract(warehouse, folder, "2099-06", latest_month="2026-12")
     assert query(db_url, "select month from month_ledger") == [("2024-03",)]
+
+
+def test_a_load_removes_the_scratch_files_a_killed_load_left(warehouse, tmp_path, monkeypatch):
+    """A load killed by SIGKILL cannot clean up after itself: the next load removes its
+    scratch folder (named after the dead process), and leaves a live process's alone."""
+    import subprocess
+    import tempfile
+
+    from credit_risk.warehouse import load as load_module
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    dead = subprocess.Popen(["sleep", "0"])
+    dead.wait()
+    leftover = tmp_path / "tmp" / f"{load_module.SCRATCH_PREFIX}{dead.pid}-abc"
+    leftover.mkdir()
+    (leftover / "transactions.csv").write_text("x" * 1000)
+    live = tmp_path / "tmp" / f"{load_module.SCRATCH_PREFIX}{os.getppid()}-def"
+    live.mkdir()
+    generate_realistic(tmp_path / "drop", customers=20, months=1, start="2024-01", seed=2)
+    load_extract(warehouse, tmp_path / "drop")
+    assert not leftover.exists() and live.exists()
+    assert [path.name for path in (tmp_path / "tmp").iterdir()] == [live.name]  # its own is gone

@@ -18,9 +18,13 @@ Why it looks like this:
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
+import os
+import shutil
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -274,9 +278,49 @@ def _prepare_and_write(
         if early is not None:
             early.cancel()
         raise
-    with tempfile.TemporaryDirectory(prefix="credit-risk-load-") as scratch:
-        audit = _write(conn, transactions_conn, prepared, Path(scratch), early, load_id)
+    with scratch_folder() as scratch:
+        audit = _write(conn, transactions_conn, prepared, scratch, early, load_id)
     return prepared, audit
+
+
+SCRATCH_PREFIX = "credit-risk-load-"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
+
+
+def remove_leftover_scratch(root: Path | None = None) -> list[Path]:
+    """Delete the scratch folders of loads whose process is gone (killed, so its own cleanup
+    never ran); returns what was removed. A folder's name carries its process id."""
+    root = Path(root or tempfile.gettempdir())
+    removed = []
+    for folder in root.glob(f"{SCRATCH_PREFIX}*"):
+        pid = folder.name.removeprefix(SCRATCH_PREFIX).split("-", 1)[0]
+        if folder.is_dir() and pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    if removed:
+        log.info("removed %d scratch folder(s) of killed loads", len(removed))
+    return removed
+
+
+@contextlib.contextmanager
+def scratch_folder() -> Iterator[Path]:
+    """A folder for the load's CSV files (several MB), removed when the load ends; folders a
+    killed load left behind are removed first."""
+    remove_leftover_scratch()
+    folder = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-"))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _warehouse_customers(conn: MySQLdb.Connection) -> dict[str, str]:
