@@ -1,14 +1,14 @@
 """A load killed for real at any step: each month stays whole, and readers do not wait.
 
 A private MariaDB (``private_mariadb``: own datadir and port) holds a warehouse with January
-and February published. A ``credit-risk load`` of a corrected February then dies just before
-one step of its two-branch commit (``crash_load``): either the client is SIGKILLed (a worker
-killed by the OOM killer) or the server is (a power cut of the database host; it is started
-again on the same datadir, and InnoDB recovers). After each crash the loaded gate and a build of
-February run as the next run would: each reads February whole, as before the load when the
-crash came before its decision (the main branch's commit) and as after it when it came later,
-and neither waits on the dead load's locks. A plain rerun of the load then ends exactly like an
-undisturbed load.
+and February published. A ``credit-risk load`` of a corrected February then dies while writing
+its rows or just before one step of its two-branch commit (``crash_load``): either the client
+is SIGKILLed (a worker killed by the OOM killer) or the server is (a power cut of the database
+host; it is started again on the same datadir, and InnoDB recovers). After each crash the
+loaded gate and a build of February run as the next run would: each reads February whole (as
+before the load when the crash came before its decision, the main branch's commit, and as
+after it when it came later), and neither waits on the dead load's locks. A plain rerun of the
+load then ends exactly like an undisturbed load.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from tests.conftest import REPO_ROOT, query
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 STEPS = [
+    "write rows",
     f"prepare {TRANSACTIONS}",
     f"prepare {MAIN}",
     f"commit {MAIN}",  # the decision: before it nothing happened, after it all did
