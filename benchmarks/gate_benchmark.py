@@ -35,13 +35,13 @@ from rich.table import Table
 from bench_db import DEFAULT_SERVER_URL, ServerUrl, server_cursor, throwaway_warehouse
 from credit_risk import pipeline
 from credit_risk.generate.realistic import generate_realistic
-from credit_risk.months import add_months
 from credit_risk.quality.published_suite import _distribution
 from credit_risk.settings import get_settings
 
-console = Console()
+console = Console(width=150)
 
 SCRATCH = "bench_gate_month"
+SEED_FIXTURE = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "bank_transactions.csv"
 SCENARIOS = {
     "97% balances": (
         "update {table} set outstanding_balance = round(credit_limit * 0.97, 2), "
@@ -70,7 +70,6 @@ def _verdict(cursor, month: str, months: list[str], table: str) -> dict:
 
 
 def _measure(url: str, size: int, seed: int, months: int, density: float, keep: bool) -> list[dict]:
-    results = []
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch) / "extract"
         generate_realistic(
@@ -81,23 +80,29 @@ def _measure(url: str, size: int, seed: int, months: int, density: float, keep: 
             seed=seed,
             transactions_per_month=density,
         )
-        with throwaway_warehouse(url, "bench_gate", keep=keep, say=console.print) as warehouse:
-            pipeline.run(warehouse, folder, None, validate=False)
-            month_list = [add_months("2024-01", index) for index in range(months)]
-            with server_cursor(url, warehouse.database) as cursor:
-                for month in month_list[1:]:
-                    normal = _verdict(cursor, month, [month], "published_customer_month")
-                    results.append({"size": size, "seed": seed, "case": "normal", **normal})
-                    for case, update in SCENARIOS.items():
-                        cursor.execute(f"drop table if exists {SCRATCH}")
-                        cursor.execute(
-                            f"create table {SCRATCH} as select * from published_customer_month "
-                            f"where month = '{month}'"
-                        )
-                        rows = round(0.10 * int(normal["statements"]))
-                        cursor.execute(update.format(table=SCRATCH, seed=seed, rows=rows))
-                        verdict = _verdict(cursor, month, [month], SCRATCH)
-                        results.append({"size": size, "seed": seed, "case": case, **verdict})
+        return _measure_source(url, folder, f"{size:,}", seed, keep)
+
+
+def _measure_source(url: str, source: Path, label: str, seed: int, keep: bool) -> list[dict]:
+    """Every month of ``source`` against the month before, as delivered and damaged."""
+    results = []
+    with throwaway_warehouse(url, "bench_gate", keep=keep, say=console.print) as warehouse:
+        report = pipeline.run(warehouse, source, None, validate=False)
+        month_list = report.load.partition_months
+        with server_cursor(url, warehouse.database) as cursor:
+            for month in month_list[1:]:
+                normal = _verdict(cursor, month, [month], "published_customer_month")
+                results.append({"size": label, "seed": seed, "case": "normal", **normal})
+                for case, update in SCENARIOS.items():
+                    cursor.execute(f"drop table if exists {SCRATCH}")
+                    cursor.execute(
+                        f"create table {SCRATCH} as select * from published_customer_month "
+                        f"where month = '{month}'"
+                    )
+                    rows = round(0.10 * int(normal["statements"]))
+                    cursor.execute(update.format(table=SCRATCH, seed=seed, rows=rows))
+                    verdict = _verdict(cursor, month, [month], SCRATCH)
+                    results.append({"size": label, "seed": seed, "case": case, **verdict})
     return results
 
 
@@ -117,6 +122,13 @@ def main(
     density: Annotated[
         float, typer.Option(help="Transactions per customer-month (the gate reads statements).")
     ] = 1.0,
+    holdout: Annotated[
+        Path | None,
+        typer.Option(
+            help="Also measure an extract the generator did not make (default: the seed "
+            "project's bank_transactions.csv beside the repository, when present)."
+        ),
+    ] = SEED_FIXTURE,
     db_url: ServerUrl = DEFAULT_SERVER_URL,
     keep_data: Annotated[bool, typer.Option(help="Keep the benchmark databases.")] = False,
 ) -> None:
@@ -129,6 +141,9 @@ def main(
             began = time.perf_counter()
             rows += _measure(db_url, size, seed, months, density, keep_data)
             console.print(f"{size:>7,} customers, seed {seed}: {time.perf_counter() - began:.0f} s")
+    if holdout is not None and holdout.exists():
+        rows += _measure_source(db_url, holdout, f"hold-out: {holdout.name}", 0, keep_data)
+        console.print(f"hold-out {holdout}")
     frame = pd.DataFrame(rows)
     table = Table(
         title="distribution checks: false-alarm setting "
@@ -147,10 +162,10 @@ def main(
         "largest normal shift / PSI",
     ):
         table.add_column(column, justify="right")
-    for size, group in frame.groupby("size"):
+    for size, group in frame.groupby("size", sort=False):
         normal = group[group["case"] == "normal"]
         table.add_row(
-            f"{size:,}",
+            str(size),
             str(group["seed"].nunique()),
             _rate(normal),
             f"{int(normal['share_fails'].sum())} / {int(normal['psi_fails'].sum())}",
