@@ -168,6 +168,12 @@ class Settings(BaseSettings):
         default=PROJECT_ROOT / "data" / "data_docs",
         description="The Data Docs site every validation writes into (its index lists them all).",
     )
+    data_docs_keep_days: float = Field(
+        default=400,
+        ge=0,
+        description="Days a validation's results and page stay in the Data Docs site (0: for "
+        "ever); validation_runs keeps every verdict regardless.",
+    )
 
     @model_validator(mode="after")
     def _thresholds_ordered(self) -> Settings:

@@ -17,6 +17,7 @@ the index table and the Vega charts of distribution expectations.
 from __future__ import annotations
 
 import ast
+import datetime as dt
 import html as html_escape
 import os
 import re
@@ -111,6 +112,42 @@ def _static_tables(html: str) -> str:
         )
         html = table.sub(lambda _, filled=filled: filled, html, count=1)
     return html
+
+
+RUN_TIME_FORMAT = "%Y%m%dT%H%M%S.%fZ"
+"""How GX names a result's run-time folder (``.../<run name>/<run time>/<batch>.json``)."""
+
+
+def prune_results(site: Path, results: Path, keep_days: float, now: dt.datetime) -> list[Path]:
+    """Delete the results older than ``keep_days`` and their pages, so the site (and the
+    index GX rebuilds from the results) stops growing by one page per validation forever.
+
+    Returns the result files removed. Folders left empty are removed too; anything that is not
+    a result (GX's store id, the static assets) is never touched.
+    """
+    if keep_days <= 0 or not results.is_dir():
+        return []
+    cutoff = now - dt.timedelta(days=keep_days)
+    removed = []
+    for result in sorted(results.rglob("*.json")):  # listed first: folders go below
+        try:
+            ran = dt.datetime.strptime(result.parent.name, RUN_TIME_FORMAT).replace(tzinfo=dt.UTC)
+        except ValueError:
+            continue
+        if ran >= cutoff:
+            continue
+        relative = result.relative_to(results)
+        page = site.joinpath("validations", relative).with_suffix(".html")
+        result.unlink()
+        page.unlink(missing_ok=True)
+        removed.append(result)
+        for folder in (result.parent, page.parent):
+            while folder not in (results, site / "validations", site) and folder.is_dir():
+                if any(folder.iterdir()):
+                    break
+                folder.rmdir()
+                folder = folder.parent
+    return removed
 
 
 def site_path(path: str | None) -> str | None:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from credit_risk.quality.data_docs import make_offline
+from credit_risk.quality.data_docs import make_offline, prune_results
 from credit_risk.quality.errors import FailedExpectation, ValidationFailedError
 from credit_risk.settings import get_settings
 from credit_risk.warehouse.db import Warehouse, connect, session_memory_sql
@@ -304,6 +304,15 @@ def run_suite(
         for key in context.validation_results_store.list_keys()
         if key.run_id.run_name == run_id.run_name
     ]
+    # old results leave the site (and so GX's index) before the index is rebuilt
+    pruned = prune_results(
+        docs_dir,
+        docs_dir / RESULTS_FOLDER,
+        get_settings().data_docs_keep_days,
+        dt.datetime.now(dt.UTC),
+    )
+    if pruned:
+        log.info("removed %d validation result(s) older than the retention", len(pruned))
     # only this run's pages (and the index): the cost does not grow with the site
     context.build_data_docs(site_names=["credit_risk"], resource_identifiers=new_results)
     pages = {key.expectation_suite_identifier.name: _page(docs_dir, key) for key in new_results}
