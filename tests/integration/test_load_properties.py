@@ -8,8 +8,6 @@ accounts for every row read (loaded + quarantined, in ``load_audit``).
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -21,7 +19,7 @@ from credit_risk.quality.errors import ValidationFailedError
 from credit_risk.warehouse.db import warehouse_from_url
 from credit_risk.warehouse.ledger import MonthBlockedError
 from tests.conftest import query
-from tests.unit.test_extract_properties import FILES, damage
+from tests.unit.test_extract_properties import damaged_copy
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -55,13 +53,7 @@ def test_a_damaged_drop_never_reaches_readers_and_a_published_one_loses_no_row(
     published_january, data
 ):
     db_url, february, root = published_january
-    target = root / "damaged"
-    shutil.rmtree(target, ignore_errors=True)
-    shutil.copytree(february, target)
-    for _ in range(data.draw(st.integers(1, 2), label="damages")):
-        name = data.draw(st.sampled_from(FILES), label="file")
-        path = target / name
-        path.write_bytes(data.draw(damage(path.read_bytes()), label=f"damage of {name}"))
+    target = damaged_copy(data, february, root / "damaged", most=2)
     before = published(db_url)
     warehouse = warehouse_from_url(db_url)
     try:

@@ -83,6 +83,17 @@ def damage(draw, data: bytes) -> bytes:
     return b"".join(lines)
 
 
+def damaged_copy(data, drop: Path, target: Path, most: int = 3) -> Path:
+    """A copy of ``drop`` at ``target`` with 1 to ``most`` random damages (drawn from ``data``)."""
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(drop, target)
+    for _ in range(data.draw(st.integers(1, most), label="damages")):
+        name = data.draw(st.sampled_from(FILES), label="file")
+        path = target / name
+        path.write_bytes(data.draw(damage(path.read_bytes()), label=f"damage of {name}"))
+    return target
+
+
 @settings(
     max_examples=150,
     deadline=None,
@@ -91,13 +102,7 @@ def damage(draw, data: bytes) -> bytes:
 )
 @given(data=st.data())
 def test_random_damage_is_refused_or_every_row_is_accounted_for(drop, tmp_path, data):
-    target = tmp_path / "damaged"
-    shutil.rmtree(target, ignore_errors=True)
-    shutil.copytree(drop, target)
-    for _ in range(data.draw(st.integers(1, 3), label="damages")):
-        name = data.draw(st.sampled_from(FILES), label="file")
-        path = target / name
-        path.write_bytes(data.draw(damage(path.read_bytes()), label=f"damage of {name}"))
+    target = damaged_copy(data, drop, tmp_path / "damaged")
     try:
         prepared = prepare_extract(target, "2024-03", set(), WINDOW)
     except ExtractRefusedError as refused:

@@ -81,41 +81,64 @@ def load_lock(conn: MySQLdb.Connection, database: str) -> Iterator[None]:
             cursor.execute("select release_lock(%s)", (name,))
 
 
+def _branches_in_doubt(conn: MySQLdb.Connection, database: str) -> list[tuple[str, str]] | None:
+    """(transaction id, branch) of every prepared branch of ``database``'s loads, or None when
+    the server will not list them (MySQL 8 without ``XA_RECOVER_ADMIN``)."""
+    cursor = conn.cursor()
+    try:
+        cursor.execute("xa recover")
+    except MySQLdb.OperationalError as error:
+        log.debug("XA RECOVER refused: %s", error)
+        return None
+    prefix = xid_prefix(database).encode()
+    branches = []
+    for _format, gtrid_length, bqual_length, data in cursor.fetchall():
+        data = data if isinstance(data, bytes) else str(data).encode()
+        gtrid, bqual = data[:gtrid_length], data[gtrid_length : gtrid_length + bqual_length]
+        if gtrid.startswith(prefix):
+            branches.append((gtrid.decode(), bqual.decode()))
+    return branches
+
+
+def _is_decided(conn: MySQLdb.Connection, gtrid: str) -> bool:
+    """Whether the load's main branch committed (it records its id in ``load_commits``)."""
+    cursor = conn.cursor()
+    cursor.execute("select count(*) from load_commits where xa_transaction_id = %s", (gtrid,))
+    decided = bool(cursor.fetchone()[0])
+    conn.commit()
+    return decided
+
+
+def _xa_outside_transaction(conn: MySQLdb.Connection, verb: str, gtrid: str, bqual: str) -> None:
+    """``XA COMMIT`` / ``XA ROLLBACK`` of a detached branch, with autocommit on (else the server
+    counts this session as inside a transaction)."""
+    conn.autocommit(True)
+    try:
+        conn.cursor().execute(f"xa {verb} %s, %s", (gtrid, bqual))
+    finally:
+        conn.autocommit(False)
+
+
 def resolve_interrupted_loads(conn: MySQLdb.Connection, database: str) -> list[tuple[str, str]]:
     """Finish or undo the prepared branches a crashed load of ``database`` left behind.
 
     Call it holding ``load_lock``. Returns (branch, "commit" | "rollback") per branch resolved.
     """
-    cursor = conn.cursor()
-    try:
-        cursor.execute("xa recover")
-    except MySQLdb.OperationalError as error:  # MySQL 8 needs XA_RECOVER_ADMIN for this
-        log.warning("cannot list interrupted loads (XA RECOVER: %s); skipping", error)
+    branches = _branches_in_doubt(conn, database)
+    if branches is None:
+        log.warning("cannot list interrupted loads (XA RECOVER needs XA_RECOVER_ADMIN); skipping")
         return []
-    prefix = xid_prefix(database).encode()
     resolved = []
-    for _format, gtrid_length, bqual_length, data in cursor.fetchall():
-        data = data if isinstance(data, bytes) else str(data).encode()
-        gtrid, bqual = data[:gtrid_length], data[gtrid_length : gtrid_length + bqual_length]
-        if not gtrid.startswith(prefix):
-            continue
-        cursor.execute(
-            "select count(*) from load_commits where xa_transaction_id = %s", (gtrid.decode(),)
-        )
-        action = "commit" if cursor.fetchone()[0] else "rollback"
-        conn.commit()
-        conn.autocommit(True)  # else the server counts this session as inside a transaction
-        try:
-            cursor.execute(f"xa {action} %s, %s", (gtrid.decode(), bqual.decode()))
-        finally:
-            conn.autocommit(False)
+    for gtrid, bqual in branches:
+        action = "commit" if _is_decided(conn, gtrid) else "rollback"
+        _xa_outside_transaction(conn, action, gtrid, bqual)
         log.warning(
             "an earlier load was interrupted: %s its %s branch %s",
             "committed" if action == "commit" else "rolled back",
-            bqual.decode(),
-            gtrid.decode(),
+            bqual,
+            gtrid,
         )
-        resolved.append((bqual.decode(), action))
+        resolved.append((bqual, action))
     conn.commit()
     return resolved
 
@@ -129,50 +152,21 @@ def finish_decided_loads(conn: MySQLdb.Connection, database: str) -> list[str]:
     moment later). Readers of the loaded tables call it when a month's ledger row and its
     transactions disagree.
     """
-    cursor = conn.cursor()
-    try:
-        cursor.execute("xa recover")
-    except MySQLdb.OperationalError as error:
-        log.warning("cannot list interrupted loads (XA RECOVER: %s)", error)
+    branches = _branches_in_doubt(conn, database)
+    if branches is None:
+        log.warning("cannot list interrupted loads (XA RECOVER needs XA_RECOVER_ADMIN)")
         return []
-    prefix = xid_prefix(database).encode()
     finished = []
-    for _format, gtrid_length, bqual_length, data in cursor.fetchall():
-        data = data if isinstance(data, bytes) else str(data).encode()
-        gtrid, bqual = data[:gtrid_length], data[gtrid_length : gtrid_length + bqual_length]
-        if not gtrid.startswith(prefix) or bqual.decode() != TRANSACTIONS:
+    for gtrid, bqual in branches:
+        if bqual != TRANSACTIONS or not _is_decided(conn, gtrid):
             continue
-        cursor.execute(
-            "select count(*) from load_commits where xa_transaction_id = %s", (gtrid.decode(),)
-        )
-        decided = cursor.fetchone()[0]
-        conn.commit()
-        if not decided:
-            continue
-        conn.autocommit(True)
         try:
-            cursor.execute("xa commit %s, %s", (gtrid.decode(), bqual.decode()))
-            finished.append(gtrid.decode())
+            _xa_outside_transaction(conn, "commit", gtrid, bqual)
+            finished.append(gtrid)
             log.warning("finished the interrupted load %s (its transactions branch)", gtrid)
         except MySQLdb.Error as error:  # still attached to its live process, or done already
-            log.info("load %s is finishing by itself (%s)", gtrid.decode(), error)
-        finally:
-            conn.autocommit(False)
+            log.info("load %s is finishing by itself (%s)", gtrid, error)
     return finished
-
-
-def _has_branches_in_doubt(conn: MySQLdb.Connection, database: str) -> bool:
-    cursor = conn.cursor()
-    try:
-        cursor.execute("xa recover")
-    except MySQLdb.OperationalError:  # no XA_RECOVER_ADMIN (MySQL 8): nothing to see
-        return False
-    prefix = xid_prefix(database).encode()
-    rows = cursor.fetchall()
-    return any(
-        (data if isinstance(data, bytes) else str(data).encode())[:gtrid_length].startswith(prefix)
-        for _format, gtrid_length, _bqual_length, data in rows
-    )
 
 
 def settle_interrupted_loads(conn: MySQLdb.Connection, database: str) -> list[tuple[str, str]]:
@@ -189,7 +183,7 @@ def settle_interrupted_loads(conn: MySQLdb.Connection, database: str) -> list[tu
 
     Returns (branch, "commit" | "rollback") per branch resolved.
     """
-    if not _has_branches_in_doubt(conn, database):
+    if not _branches_in_doubt(conn, database):  # none, or the server will not say
         return []
     cursor = conn.cursor()
     name = _load_lock_name(database)
