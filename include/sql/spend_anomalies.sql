@@ -5,17 +5,22 @@ create table if not exists spend_anomalies (
     customer_id varchar(32) not null,
     month char(7) not null,
     monthly_spend decimal(14, 2) not null,
-    -- mean and sample standard deviation of the prior baseline months (NULL without them)
+    -- the usual month: median spend of the prior baseline months, and their robust spread
+    -- (1.4826 x the median absolute deviation); NULL without prior months
     baseline_mean decimal(14, 2) null,
     baseline_std decimal(14, 2) null,
-    -- (monthly_spend - baseline_mean) / max(baseline_std, floors); NULL without prior months
+    -- robust z-score of log spend against the prior months, after the month's portfolio-wide
+    -- (seasonal) uplift; NULL without prior months
     z_score decimal(12, 2) null,
+    -- the month's strongest evidence over all detectors, in standard-normal units (0..12);
+    -- the dashboard sorts by it; NULL for customers too new to score
+    anomaly_score decimal(6, 2) null,
     is_anomaly boolean not null,
-    -- why: one reason per detector that fired, or "insufficient history ..."; NULL otherwise
+    -- why: one reason per detector that fired (strongest first), or "insufficient history ..."; NULL otherwise
     anomaly_reason varchar(1000) null,
     -- prior months in the baseline (capped at the baseline window)
     history_months int not null,
-    -- comma-separated names of the detectors that fired
+    -- comma-separated names of the detectors that fired, strongest first
     detectors varchar(200) null,
     -- detector family and a hash of the thresholds that produced the row
     model_version varchar(32) not null,

@@ -145,12 +145,6 @@ class Settings(BaseSettings):
     max_credit_limit: float = Field(
         default=5_000_000, gt=0, description="Largest plausible credit limit."
     )
-    anomaly_rate_min: float = Field(
-        default=0.0, ge=0, le=1, description="Smallest plausible share of flagged customer-months."
-    )
-    anomaly_rate_max: float = Field(
-        default=0.10, ge=0, le=1, description="Largest plausible share of flagged customer-months."
-    )
     build_temp_table_mb: int = Field(
         default=512,
         ge=16,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from credit_risk.analytics.anomalies import (
@@ -14,10 +15,13 @@ from credit_risk.analytics.anomalies import (
     AnomalySettings,
     detect_anomalies,
     evaluate_anomalies,
+    score_customer_months,
+    table_rows,
 )
 from credit_risk.generate.realistic import LABELS_FILE, generate_realistic
 from credit_risk.months import month_range
 from credit_risk.pipeline import run
+from credit_risk.quality.analytics_suite import validate_anomalies
 from credit_risk.warehouse.db import warehouse_from_url
 from tests.conftest import execute, query
 
@@ -27,10 +31,11 @@ SIZE = {"customers": 400, "months": 8, "start": "2024-01", "seed": 11}
 MONTHS = month_range(SIZE["start"], SIZE["months"])
 ROWS = (
     f"select customer_id, month, monthly_spend, baseline_mean, baseline_std, z_score, "
-    f"is_anomaly, anomaly_reason, history_months, detectors, model_version from {TABLE}"
+    f"anomaly_score, is_anomaly, anomaly_reason, history_months, detectors, model_version "
+    f"from {TABLE}"
 )
 ORDER = " order by customer_id, month"
-RECALL_FLOOR, PRECISION_FLOOR = 0.75, 0.60
+RECALL_FLOOR, PRECISION_FLOOR = 0.40, 0.60
 
 
 @pytest.fixture(scope="module")
@@ -104,18 +109,42 @@ def test_one_month_replaces_only_that_month_with_the_same_rows(detected):
     assert query(db_url, ROWS + ORDER) == rows
 
 
-def test_every_month_alone_gives_the_rows_of_the_whole_history(detected):
-    """A month scored alone reads its baseline window and the server's sums of its
-    transactions (counts, median purchase); it gives exactly what scoring everything does."""
+def test_the_server_aggregates_give_the_rows_of_scoring_in_memory(detected):
+    """A month is scored from its baseline window summed up by the server (counts, ticket
+    quartiles, categories used); scoring the whole published history in memory, with the same
+    figures computed by pandas, gives exactly the same rows."""
     db_url, _, rows = detected
-    flagged = 0
-    for month in MONTHS:
-        written = detect_anomalies(warehouse_from_url(db_url), month)
-        flagged += int(written["is_anomaly"].sum())
-        expected = [row for row in rows if row[1] == month]
-        assert query(db_url, ROWS + " where month = %s" + ORDER, (month,)) == expected, month
-    assert flagged == sum(1 for row in rows if row[6])
-    assert flagged > 0
+    engine = warehouse_from_url(db_url).engine()
+    try:
+        customer_months = pd.read_sql(
+            "select customer_id, month, cast(monthly_spend as double) as monthly_spend, "
+            "cast(rolling_6_month_avg as double) as rolling_6_month_avg, "
+            "cast(credit_limit as double) as credit_limit from published_customer_month",
+            engine,
+        )
+        transactions = pd.read_sql(
+            "select customer_id, month, transaction_date, "
+            "cast(transaction_amount as double) as transaction_amount, transaction_type, "
+            "merchant_category, channel from published_transactions",
+            engine,
+        )
+    finally:
+        engine.dispose()
+    in_memory = table_rows(score_customer_months(customer_months, transactions))
+    stored = pd.DataFrame(rows, columns=in_memory.columns)
+    for column in ("monthly_spend", "baseline_mean", "baseline_std", "z_score", "anomaly_score"):
+        stored[column] = stored[column].astype(float)
+    stored["is_anomaly"] = stored["is_anomaly"].astype(bool)
+    for frame in (in_memory, stored):  # NULL comes back as None, pandas writes NaN
+        for column in ("anomaly_reason", "detectors"):
+            frame[column] = frame[column].astype(object).where(frame[column].notna(), None)
+    pd.testing.assert_frame_equal(
+        in_memory.astype({"history_months": "int64"}),
+        stored.astype({"history_months": "int64"}),
+        check_dtype=False,
+        atol=0.011,
+    )
+    assert stored["is_anomaly"].sum() > 0
 
 
 def test_labels_are_never_loaded(published):
@@ -143,3 +172,34 @@ def test_precision_and_recall_clear_the_floor_and_beat_the_seed_rule(detected):
     # Same eligible customer-months for every rule: the label count is shared.
     positives = (table["true_positives"] / table["recall"]).dropna().round().unique()
     assert len(positives) == 1
+
+
+def test_the_analytics_suite_holds_the_flags_to_the_target_alert_rate(detected, tmp_path):
+    db_url, _, rows = detected
+    month = MONTHS[-1]
+    warehouse = warehouse_from_url(db_url)
+    assert validate_anomalies(warehouse, month, docs_root=tmp_path).success
+    try:
+        # detectors that flag half the month break the cap
+        execute(
+            db_url,
+            f"update {TABLE} set is_anomaly = true, anomaly_score = 9 "
+            "where month = %s and anomaly_score is not null and mod(crc32(customer_id), 2) = 0",
+            (month,),
+        )
+        failed = validate_anomalies(warehouse, month, docs_root=tmp_path)
+        assert not failed.success
+        texts = " ".join(failure.description for failure in failed.failures)
+        assert "flags stay within the target alert rate" in texts
+        assert "wave of anomalies" in texts
+        # a wave the cap holds back (flags within the rate, many more scores above the minimum)
+        execute(db_url, f"update {TABLE} set is_anomaly = false where month = %s", (month,))
+        wave = validate_anomalies(warehouse, month, docs_root=tmp_path)
+        assert [failure.description for failure in wave.failures] == [
+            failure.description
+            for failure in failed.failures
+            if "wave of anomalies" in failure.description
+        ]
+    finally:
+        detect_anomalies(warehouse, month)  # leave the table as the module found it
+    assert query(db_url, ROWS + ORDER) == rows

@@ -296,42 +296,54 @@ def test_labels_name_real_customer_months_after_the_minimum_history(labelled, la
     assert labels.equals(labels.sort_values(["customer_id", "month"], ignore_index=True))
 
 
-def _posted_patterns(directory: Path) -> pd.DataFrame:
-    """Per customer-month: what each anomaly type leaves in transactions.csv."""
+def _posted_patterns(directory: Path, labels: pd.DataFrame) -> pd.DataFrame:
+    """Per customer-month: what each anomaly type leaves in transactions.csv, against the
+    customer's ordinary months (those without a label)."""
     transactions = _read(directory, "transactions.csv")
-    limits = _read(directory, "statements.csv").groupby("customer_id")["credit_limit"].first()
     transactions["month"] = transactions["transaction_date"].str[:7]
     transactions["cents"] = _cents(transactions["amount"])
     purchase = transactions["transaction_type"] == "purchase"
-    limit = _cents(transactions["customer_id"].map(limits))
     transactions["tiny_online"] = purchase & (transactions["channel"] == "online")
     transactions["tiny_online"] &= transactions["cents"] < 1_000
-    transactions["big"] = purchase & (transactions["cents"] >= 0.1 * limit)
+    transactions["spend"] = transactions["cents"].where(purchase, 0)
+    transactions["largest"] = transactions["cents"].where(purchase)
     transactions["cash"] = transactions["transaction_type"] == "cash_advance"
-    days = transactions["transaction_date"].str[8:].astype(int)
-    transactions["big_day"] = days.where(transactions["big"])
     grouped = transactions.groupby(["customer_id", "month"])
-    return grouped.agg(
+    months = grouped.agg(
         tiny_online=("tiny_online", "sum"),
-        big=("big", "sum"),
-        big_span=("big_day", lambda d: d.max() - d.min()),
+        spend=("spend", "sum"),
+        largest=("largest", "max"),
         cash=("cash", "sum"),
     )
+    labelled_cells = pd.MultiIndex.from_frame(labels[["customer_id", "month"]])
+    ordinary = months[~months.index.isin(labelled_cells)]
+    usual_month = ordinary.groupby(level="customer_id")["spend"].median()
+    baskets = transactions[
+        purchase
+        & ~pd.MultiIndex.from_frame(transactions[["customer_id", "month"]]).isin(labelled_cells)
+    ]
+    usual_basket = baskets.groupby("customer_id")["cents"].median()
+    customers = months.index.get_level_values("customer_id")
+    months["spend_ratio"] = months["spend"] / customers.map(usual_month).to_numpy()
+    months["largest_ratio"] = months["largest"] / customers.map(usual_basket).to_numpy()
+    return months
 
 
 def test_only_anomalies_that_posted_are_labelled(labelled, labels):
-    patterns = _posted_patterns(labelled).reindex(
+    patterns = _posted_patterns(labelled, labels).reindex(
         pd.MultiIndex.from_frame(labels[["customer_id", "month"]])
     )
     kind = labels["anomaly_type"].to_numpy()
     burst = patterns[kind == "small_online_burst"]
-    spike = patterns[kind == "spend_spike"]
     cash = patterns[kind == "cash_advance_jump"]
     assert (burst["tiny_online"] >= 15).all()
-    assert (spike["big"] >= 3).all()
     assert (cash["cash"] >= 3).all()
-    # A spike's purchases fall within three days (the month's other big ones may not).
-    assert (spike.loc[spike["big"] == 3, "big_span"] <= 2).all()
+    # Sizes are stated in the customer's own usual spending (a limit can cut a spike short).
+    spike = patterns.loc[kind == "spend_spike", "spend_ratio"]
+    subtle = patterns.loc[kind == "subtle_spike", "spend_ratio"]
+    assert spike.median() >= 4 and (spike >= 2).mean() >= 0.9
+    assert 2 <= subtle.median() <= 3.5 and subtle.median() < spike.median()
+    assert patterns.loc[kind == "large_purchase", "largest_ratio"].median() >= 6
 
 
 def test_some_anomalies_are_declined_and_left_unlabelled(tmp_path, labelled, labels):
@@ -356,7 +368,7 @@ def test_rate_zero_injects_nothing(tmp_path):
     counts = generate_realistic(tmp_path, chunk_size=1000, **{**LABELLED, "anomaly_rate": 0.0})
     assert counts[LABELS] == 0
     assert (tmp_path / LABELS).read_text() == ",".join(LABEL_COLUMNS) + "\n"
-    patterns = _posted_patterns(tmp_path)
+    patterns = _posted_patterns(tmp_path, pd.read_csv(tmp_path / LABELS, dtype=str))
     assert patterns["tiny_online"].max() < 15  # no card testing without injection
 
 

@@ -1,37 +1,53 @@
 """Spending anomalies per customer-month, from the published snapshot only.
 
-What it flags: a customer-month whose spending is unusual *for that customer*. Four detectors,
-each with a readable reason, and ``is_anomaly`` when any of them fires:
+What it flags: a customer-month that is unusual *for that customer*. Five detectors look at the
+month against the customer's own prior months, each giving the probability of seeing something
+at least as extreme if the month were ordinary:
 
-- ``spend_zscore``: monthly spend far above the customer's own baseline (the issue's z-score).
-- ``large_purchase_burst``: several purchases that are large for the customer, within days.
-- ``small_online_burst``: many tiny online charges (the pattern of card testing).
-- ``cash_advance_jump``: several cash advances where the customer usually draws little cash.
+- ``spend_spike``: monthly spend against the customer's usual month, as a robust z-score of log
+  spend (median and MAD of the prior months, the spread shrunk toward the portfolio's for short
+  histories), after the calendar month's portfolio-wide uplift (a December peak is not an
+  anomaly, whatever the source's seasonality: the uplift is learned from the month itself).
+- ``large_purchase``: the month's largest purchase against the customer's usual ticket (median
+  and quartile spread of their prior purchases, in logs), for the number of purchases made.
+- ``new_category``: a large purchase in a merchant category the customer has not used in the
+  baseline window; how rare a new category is comes from the portfolio's month.
+- ``small_online_burst``: many small card-not-present charges against the customer's usual count
+  (a Poisson tail with the usual rate shrunk toward the portfolio's): the pattern of card testing.
+- ``cash_advance_jump``: more cash advances than the customer's usual count, worth a share of
+  their usual spending.
 
-Why baselines use prior months only: a month cannot be its own yardstick. The seed's Power BI
-rule (spend > 1.5 x the 6-month average *including* the month) lets a spike inflate its own
-average, and it has no notion of how much a customer's spend normally varies. Here the baseline
-of month ``m`` is the trailing ``baseline_months`` months before ``m``, and a customer with fewer
-than ``min_history`` of them is never flagged.
+Why one score: the detectors' tail probabilities share one scale, so the month's strongest
+evidence decides. ``anomaly_score`` is the standard-normal quantile of the smallest probability
+(Bonferroni-corrected for five detectors): 3.0 means "as rare as a 3-sigma event". Money floors
+are stated in the customer's own usual spending, never in the credit limit (a 60 %-of-limit rule
+cannot see a spike of a customer who spends 5 % of it).
 
-Why more than a z-score: monthly totals of card spend are heavy-tailed (a flight, a month of
-restraint followed by a normal one), so on realistic data a z-score that catches most spikes also
-flags several percent of ordinary months. The transaction-level detectors look at the shape of
-the month instead (how many, how large, how close together, which type), which ordinary months
-rarely have. ``benchmarks/anomaly_evaluation.py`` measures each detector against the generator's
-labels, side by side with the seed's rule.
+Why a target alert rate: analysts review a fixed share of customers, and a threshold fitted to one
+data source's score distribution does not carry over to another. A month flags its highest scores
+up to ``target_alert_rate`` of its eligible customer-months, and never a score below
+``min_score``: a quiet month flags fewer, a month of mass card testing no more than the team can
+review (the rest stay in the table with their scores and reasons, sorted next).
+
+Why baselines use prior months only: a month cannot be its own yardstick (the seed's Power BI
+rule, spend > 1.5 x the 6-month average *including* the month, lets a spike inflate its own
+average). A customer with fewer than ``min_history`` prior months is never flagged.
 
 Why only published tables: they are the validated figures readers see, so every flag can be
 explained with numbers on the dashboard, and the ground truth (``labels.csv``) can never leak in.
 
-Thresholds are :class:`AnomalySettings`, read from ``CREDIT_RISK_ANOMALY_*`` environment
-variables.
+How it is measured: ``benchmarks/anomaly_evaluation.py`` reports precision and recall per kind on
+the main generator and on ``generate.holdout``, a source written independently of these
+detectors and never used to choose their settings.
+
+Settings are :class:`AnomalySettings`, read from ``CREDIT_RISK_ANOMALY_*`` environment variables.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +56,7 @@ import pandas as pd
 import sqlalchemy as sa
 from pydantic import model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from scipy import stats
 
 from credit_risk.months import add_months, validate_month
 from credit_risk.settings import get_settings
@@ -48,14 +65,15 @@ from credit_risk.warehouse.schema import create_tables
 
 KEY = ["customer_id", "month"]
 TABLE = "spend_anomalies"
-MODEL_FAMILY = "sa1"
+MODEL_FAMILY = "sa2"
 """Bump when a detector changes meaning: it prefixes every model_version."""
 
-SPEND_ZSCORE = "spend_zscore"
-LARGE_PURCHASE_BURST = "large_purchase_burst"
+SPEND_SPIKE = "spend_spike"
+LARGE_PURCHASE = "large_purchase"
+NEW_CATEGORY = "new_category"
 SMALL_ONLINE_BURST = "small_online_burst"
 CASH_ADVANCE_JUMP = "cash_advance_jump"
-DETECTORS = (SPEND_ZSCORE, LARGE_PURCHASE_BURST, SMALL_ONLINE_BURST, CASH_ADVANCE_JUMP)
+DETECTORS = (SPEND_SPIKE, LARGE_PURCHASE, NEW_CATEGORY, SMALL_ONLINE_BURST, CASH_ADVANCE_JUMP)
 COMBINED = "combined"
 SEED_RULE = "seed_rule_1_5x"
 SEED_RULE_MULTIPLE = 1.5
@@ -67,6 +85,7 @@ TABLE_COLUMNS = [
     "baseline_mean",
     "baseline_std",
     "z_score",
+    "anomaly_score",
     "is_anomaly",
     "anomaly_reason",
     "history_months",
@@ -75,39 +94,100 @@ TABLE_COLUMNS = [
 ]
 """Columns written to spend_anomalies (``detected_at`` is set by the database)."""
 
-_Z_LIMIT = 1e6  # keeps a z-score over a near-zero floor inside decimal(12, 2)
-_MAX_DAY = 31
+TAIL_QUANTILE = 0.975
+"""How heavy a month's tails are is read off this quantile of its robust z-scores: card spending
+is heavy-tailed in some portfolios (a flight, a month of restraint, a frozen card) and close to
+lognormal in others, and a fixed tail would either flag ordinary months of the first or miss
+plain spikes of the second (see :class:`TailFit`)."""
+LARGE_LINE_Z = 1.0
+"""A purchase counts as large for a customer from this robust z of its log size (about one in
+five of their ordinary purchases is): ``large_purchase`` asks whether the month has more of them,
+or more within a few days, than that rate allows."""
+MIN_PORTFOLIO = 20
+"""Eligible customers a month needs before its portfolio-wide figures (the seasonal uplift, the
+typical spread) are learned from it; a smaller one uses no uplift and the spreads it has."""
+MAX_SCORE = 12.0
+"""Scores are capped here (a probability of about 1e-33): beyond it, rarer is not more useful."""
+_MAD_TO_SD = 1.4826  # the MAD of a normal distribution times this is its standard deviation
+_IQR_TO_SD = 1.349  # and its interquartile range divided by this
+
+
+@dataclass(frozen=True)
+class TailFit:
+    """A Student t fitted to one month's robust z-scores across the portfolio: how rare a z is
+    in *this* portfolio, not under a textbook normal.
+
+    The scale is the z-scores' median absolute deviation about 0 (never tighter than a standard
+    normal's: calibration may only make a detector more careful), the degrees of freedom those
+    for which the t has the same ratio of its ``TAIL_QUANTILE`` to its MAD as the month's
+    z-scores. Anomalies are a few percent at most, so they barely move either figure.
+    """
+
+    spread: float = float(stats.norm.isf(0.25))
+    degrees_of_freedom: float = 200.0
+
+    def sf(self, z: pd.Series | np.ndarray) -> np.ndarray:
+        """Upper tail probability of each z."""
+        standard = (
+            np.asarray(z, dtype=float) / self.spread * stats.t.isf(0.25, self.degrees_of_freedom)
+        )
+        return stats.t.sf(standard, self.degrees_of_freedom)
+
+
+_FIT_DEGREES = np.geomspace(1.5, 200.0, 120)
+_FIT_RATIOS = stats.t.isf(1 - TAIL_QUANTILE, _FIT_DEGREES) / stats.t.isf(0.25, _FIT_DEGREES)
+
+
+def fit_tail(z: pd.Series | np.ndarray) -> TailFit:
+    """The :class:`TailFit` of a month's z-scores (the default, a normal, for too few)."""
+    values = np.asarray(z, dtype=float)
+    values = values[np.isfinite(values)]
+    if values.size < MIN_PORTFOLIO:
+        return TailFit()
+    spread = max(float(np.median(np.abs(values))), TailFit.spread)
+    ratio = max(float(np.quantile(values, TAIL_QUANTILE)), 0.0) / spread
+    # the ratios fall as the degrees of freedom grow: interpolate on the reversed grid
+    degrees = float(np.interp(ratio, _FIT_RATIOS[::-1], _FIT_DEGREES[::-1]))
+    return TailFit(spread=spread, degrees_of_freedom=degrees)
 
 
 class AnomalySettings(BaseSettings):
-    """Thresholds of the detectors, each read from ``CREDIT_RISK_ANOMALY_<FIELD>`` when the
+    """Settings of the detectors, each read from ``CREDIT_RISK_ANOMALY_<FIELD>`` when the
     settings are made (so a job sees the values set when it runs); keyword arguments win.
 
     Attributes:
         min_history: Prior months a customer needs before any detector may flag them.
         baseline_months: Prior months in the trailing baseline (fewer early in the history).
-        z_threshold: Spend z-score from which ``spend_zscore`` fires.
-        std_floor_share: Smallest standard deviation used for the z-score, as a share of the
-            absolute baseline mean: a customer whose few prior months happened to be alike
-            would otherwise have a near-zero deviation and flag on any change.
-        std_floor_amount: Smallest standard deviation in money, for baselines near zero.
-        min_excess_share: Spend above the baseline mean ``spend_zscore`` also needs, as a share
-            of the credit limit (ignored when the limit is unknown): a big z on small money is
-            not worth an analyst's time.
-        large_purchase_multiple: A purchase is large for the customer from this multiple of
-            their median purchase over the baseline months ...
-        large_purchase_limit_share: ... and never below this share of the credit limit.
-        burst_window_days: Days within which the large purchases must fall.
-        burst_min_purchases: Large purchases within the window from which
-            ``large_purchase_burst`` fires.
-        small_amount: A purchase up to this amount counts as small.
-        small_online_min_count: Small online purchases in the month from which
-            ``small_online_burst`` may fire ...
-        small_online_multiple: ... if that is also this many times the usual monthly count.
+        target_alert_rate: Largest share of a month's eligible customer-months flagged: the
+            highest scores first (the analysts' capacity, not a fit to one data source).
+        min_score: Smallest score ever flagged, in standard-normal units of the month's
+            strongest evidence after the correction for five detectors (2.5: a probability of
+            about 1 in 800 for the strongest detector).
+        shrinkage_months: Weight, in months, of the portfolio's spread of log spend in a
+            customer's: with three prior months the customer's own spread is mostly noise.
+        shrinkage_purchases: The same for the spread of purchase sizes, in purchases.
+        count_prior_months: Weight, in months, of the portfolio's rate of small online charges
+            and cash advances in a customer's usual rate.
+        spend_offset: Money added to a month's spend before taking logs, so a near-empty month
+            does not make the next ordinary one look infinitely larger.
+        min_log_spread: Smallest spread of log spend or ticket size (0.1: about 10 %).
+        min_excess_of_usual: ``spend_spike`` needs spend above the seasonal usual month by this
+            share of it (1.0: at least twice the usual month).
+        min_excess_amount: ... and by this much money.
+        min_purchase_amount: ``large_purchase`` and ``new_category`` need the purchase to be
+            at least this much money, whatever the customer's usual.
+        burst_window_days: Days within which several large purchases count as a splurge.
+        large_purchase_usual_share: ``large_purchase`` needs the purchase to be this share of
+            the customer's usual month.
+        new_category_usual_share: ``new_category`` needs the purchase to be this share of the
+            customer's usual month ...
+        new_category_min_purchases: ... and the customer to have made this many purchases in
+            the baseline window (a category is "new" only against a real history).
+        small_amount: A card-not-present purchase up to this amount counts as small.
+        small_online_min_count: Small online charges in the month from which
+            ``small_online_burst`` may fire.
         cash_min_count: Cash advances in the month from which ``cash_advance_jump`` may fire ...
-        cash_min_extra_count: ... if that many more than the usual monthly count ...
-        cash_min_extra_share: ... and the cash drawn exceeds the usual amount by this share of
-            the credit limit (ignored when the limit is unknown).
+        cash_usual_share: ... if they add up to this share of the customer's usual month.
     """
 
     model_config = SettingsConfigDict(
@@ -116,316 +196,545 @@ class AnomalySettings(BaseSettings):
 
     min_history: int = 3
     baseline_months: int = 12
-    z_threshold: float = 4.0
-    std_floor_share: float = 0.25
-    std_floor_amount: float = 25.0
-    min_excess_share: float = 0.6
-    large_purchase_multiple: float = 3.0
-    large_purchase_limit_share: float = 0.05
+    target_alert_rate: float = 0.03
+    min_score: float = 2.5
+    shrinkage_months: float = 4.0
+    shrinkage_purchases: float = 20.0
+    count_prior_months: float = 2.0
+    spend_offset: float = 25.0
+    min_log_spread: float = 0.10
+    min_excess_of_usual: float = 1.0
+    min_excess_amount: float = 100.0
+    min_purchase_amount: float = 100.0
     burst_window_days: int = 3
-    burst_min_purchases: int = 3
-    small_amount: float = 10.0
-    small_online_min_count: int = 10
-    small_online_multiple: float = 3.0
+    large_purchase_usual_share: float = 0.5
+    new_category_usual_share: float = 0.2
+    new_category_min_purchases: int = 10
+    small_amount: float = 20.0
+    small_online_min_count: int = 8
     cash_min_count: int = 3
-    cash_min_extra_count: float = 2.0
-    cash_min_extra_share: float = 0.05
+    cash_usual_share: float = 0.2
 
     @model_validator(mode="after")
     def _check(self) -> AnomalySettings:
-        """Refuse thresholds under which a detector could not work."""
+        """Refuse settings under which a detector could not work."""
         if not 1 <= self.min_history <= self.baseline_months:
             raise ValueError(
                 "anomaly min_history must be between 1 and baseline_months "
                 f"(got {self.min_history} and {self.baseline_months})"
             )
-        if self.burst_window_days < 1 or self.burst_window_days > _MAX_DAY:
-            raise ValueError(f"anomaly burst_window_days must be 1..{_MAX_DAY}")
-        if self.std_floor_amount <= 0:
-            raise ValueError("anomaly std_floor_amount must be > 0 (it guards a zero std)")
+        if not 0 < self.target_alert_rate <= 1:
+            raise ValueError("anomaly target_alert_rate must be in (0, 1]")
+        if self.spend_offset <= 0 or self.min_log_spread <= 0:
+            raise ValueError(
+                "anomaly spend_offset and min_log_spread must be > 0 (they guard logs)"
+            )
         negative = [name for name in type(self).model_fields if getattr(self, name) < 0]
         if negative:
-            raise ValueError(f"anomaly thresholds must be >= 0: {', '.join(negative)}")
+            raise ValueError(f"anomaly settings must be >= 0: {', '.join(negative)}")
         return self
 
     @property
     def model_version(self) -> str:
-        """``sa1-<hash of the thresholds>``: which settings produced a row."""
+        """``sa2-<hash of the settings>``: which settings produced a row."""
         digest = hashlib.sha256(json.dumps(self.model_dump(), sort_keys=True).encode()).hexdigest()
         return f"{MODEL_FAMILY}-{digest[:10]}"
 
-
-# --- pure feature functions ------------------------------------------------------------------
-
-
-def month_number(months: pd.Series) -> np.ndarray:
-    """``YYYY-MM`` as consecutive integers, so calendar windows are integer ranges."""
-    if months.empty:
-        return np.zeros(0, dtype=np.int64)
-    parts = months.astype(str).str.split("-", n=1, expand=True).astype(np.int64)
-    return (parts[0] * 12 + parts[1] - 1).to_numpy()
+    def alert_rate_bounds(self, customer_months: int) -> tuple[float, float]:
+        """The flag rate a month of ``customer_months`` eligible rows may show: none at all up
+        to the target, plus one row for rounding up."""
+        return 0.0, min(1.0, self.target_alert_rate + 1 / max(customer_months, 1))
 
 
-def trailing_stats(
-    values: np.ndarray, groups: np.ndarray, window: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Count, mean and sample std of the previous ``window`` rows of the same group.
+# --- window aggregates: what a month's scoring needs from its baseline window -------------------
 
-    Rows must be sorted by group, then time; row ``i`` sees rows ``i - window .. i - 1`` of its
-    group and never itself. Prefix sums keep it vectorized over millions of rows.
-
-    Returns:
-        ``(count, mean, std)``; mean is NaN without prior rows, std NaN with fewer than two.
-    """
-    n = values.size
-    position = np.arange(n)
-    starts = np.r_[True, groups[1:] != groups[:-1]] if n else np.zeros(0, dtype=bool)
-    group_start = np.maximum.accumulate(np.where(starts, position, 0)) if n else position
-    low = np.maximum(group_start, position - window)
-    count = (position - low).astype(float)
-    # Centred on each group's first value: the same variance, without the cancellation that
-    # large equal amounts would otherwise cause in sum-of-squares arithmetic. The running sums
-    # restart with each group, so a row's figures depend on its own group's rows only (the
-    # same whether the frame holds one month's window or the whole history).
-    centred = values - values[group_start] if n else values
-    total = _group_prefix(centred, group_start, position) - _group_prefix(centred, group_start, low)
-    squares = centred * centred
-    total_sq = _group_prefix(squares, group_start, position) - _group_prefix(
-        squares, group_start, low
-    )
-    with np.errstate(invalid="ignore", divide="ignore"):
-        centred_mean = np.where(count > 0, total / count, np.nan)
-        variance = (total_sq - count * centred_mean * centred_mean) / (count - 1)
-        std = np.where(count > 1, np.sqrt(np.clip(variance, 0.0, None)), np.nan)
-    mean = centred_mean + (values[group_start] if n else 0.0)
-    return count.astype(np.int64), mean, std
+_COUNT_COLUMNS = ["small_online_count", "cash_count", "cash_amount"]
 
 
-def _group_prefix(values: np.ndarray, group_start: np.ndarray, upto: np.ndarray) -> np.ndarray:
-    """Sum of ``values[group_start[i] : upto[i]]`` for each row ``i``, summed within groups."""
-    if not values.size:
-        return values
-    inclusive = pd.Series(values).groupby(group_start).cumsum().to_numpy()
-    before = np.where(upto > 0, inclusive[np.maximum(upto - 1, 0)], 0.0)
-    return np.where(upto > group_start, before, 0.0)
+def window_aggregates(
+    transactions: pd.DataFrame, month: str, settings: AnomalySettings
+) -> dict[str, pd.DataFrame]:
+    """The baseline window's transaction aggregates of ``month``, computed in memory.
 
-
-def monthly_transaction_counts(transactions: pd.DataFrame, small_amount: float) -> pd.DataFrame:
-    """Per customer-month: small online purchases, and cash advances (count and amount).
+    The same figures as :func:`read_month` asks the server for (see the SQL there); tests and
+    the in-memory path use this one.
 
     Args:
-        transactions: Rows of ``published_transactions`` (``customer_id``, ``month``,
-            ``transaction_amount``, ``transaction_type``, ``channel``).
-        small_amount: Largest amount of a small purchase.
+        transactions: Published transactions of at least the window (``customer_id``,
+            ``month``, ``transaction_amount``, ``transaction_type``, ``merchant_category``,
+            ``channel``).
+        month: The month to score.
+        settings: The window length and what counts as small.
+
+    Returns:
+        ``counts``: per customer-month of the window and the month, small online charges and
+        cash advances (count, amount); ``tickets``: per customer, the prior purchases' count,
+        lower quartile, median and upper quartile; ``categories``: the (customer, merchant
+        category) pairs of prior purchases.
     """
-    amount = transactions["transaction_amount"].astype(float)
-    purchase = transactions["transaction_type"] == "purchase"
+    first, last = add_months(month, -settings.baseline_months), add_months(month, -1)
+    inside = transactions[transactions["month"].between(first, month)]
+    amount = inside["transaction_amount"].astype(float)
+    purchase = inside["transaction_type"] == "purchase"
     small_online = (
-        purchase & (transactions["channel"] == "online") & amount.between(0.01, small_amount)
+        purchase & (inside["channel"] == "online") & amount.between(0.01, settings.small_amount)
     )
-    cash = transactions["transaction_type"] == "cash_advance"
-    parts = pd.DataFrame(
-        {
-            "customer_id": transactions["customer_id"],
-            "month": transactions["month"],
-            "small_online_count": small_online.astype(np.int64),
-            "cash_count": cash.astype(np.int64),
-            "cash_amount": amount.where(cash, 0.0),
-        }
-    )
-    return parts.groupby(KEY, sort=False).sum().reset_index()
-
-
-def prior_median_purchase(
-    transactions: pd.DataFrame, months: pd.Series, baseline_months: int
-) -> pd.DataFrame:
-    """Median purchase amount of each customer over the ``baseline_months`` before each month.
-
-    Why a median: it is the customer's ordinary basket, untouched by their one flight a year.
-
-    Args:
-        transactions: Published transactions.
-        months: The months (``YYYY-MM``) to compute the baseline for.
-        baseline_months: Length of the trailing window, the month itself excluded.
-
-    Returns:
-        ``customer_id``, ``month``, ``median_purchase`` for every customer with a purchase in
-        the window of that month.
-    """
-    purchases = transactions[transactions["transaction_type"] == "purchase"]
-    number = month_number(purchases["month"])
-    amount = purchases["transaction_amount"].astype(float).to_numpy()
-    customer = purchases["customer_id"].to_numpy()
-    results = [pd.DataFrame(columns=[*KEY, "median_purchase"])]
-    for month in pd.unique(months.astype(str)):
-        target = month_number(pd.Series([month]))[0]
-        inside = (number < target) & (number >= target - baseline_months)
-        median = pd.Series(amount[inside]).groupby(customer[inside]).median()
-        results.append(
-            pd.DataFrame(
-                {"customer_id": median.index, "month": month, "median_purchase": median.values}
-            )
+    cash = inside["transaction_type"] == "cash_advance"
+    counts = (
+        pd.DataFrame(
+            {
+                "customer_id": inside["customer_id"],
+                "month": inside["month"],
+                "small_online_count": small_online.astype(np.int64),
+                "cash_count": cash.astype(np.int64),
+                "cash_amount": amount.where(cash, 0.0),
+            }
         )
-    return pd.concat(results, ignore_index=True).astype({"median_purchase": float})
+        .groupby(KEY, sort=False)
+        .sum()
+        .reset_index()
+    )
+    prior = purchase & (inside["month"] <= last) & (amount > 0)
+    # The usual ticket leaves out small card-not-present charges: one burst of card testing
+    # would otherwise make every later purchase look huge.
+    ticket = inside[prior & ~small_online]
+    used = inside[prior & inside["merchant_category"].notna()]
+    return {
+        "counts": counts,
+        "tickets": ticket_quartiles(ticket["customer_id"], ticket["transaction_amount"]),
+        "categories": used[["customer_id", "merchant_category"]].drop_duplicates(ignore_index=True),
+    }
 
 
-def large_purchase_windows(
-    transactions: pd.DataFrame, thresholds: pd.DataFrame, window_days: int
-) -> pd.DataFrame:
-    """The densest run of large purchases of each customer-month, within ``window_days`` days.
+def ticket_quartiles(customers: pd.Series, amounts: pd.Series) -> pd.DataFrame:
+    """Per customer: purchases, and the lower quartile, median and upper quartile of amounts.
 
-    Args:
-        transactions: Published transactions with ``transaction_date``.
-        thresholds: ``customer_id``, ``month``, ``large_threshold`` (NaN: nothing is large).
-        window_days: Length of the sliding window, in calendar days inside the month.
-
-    Returns:
-        ``customer_id``, ``month``, ``large_count`` and ``large_amount`` of the window with the
-        most large purchases (the larger amount on a tie), for customer-months that have any.
+    Quartiles are the nearest-rank ones (the ``ceil(n/4)``-th and ``ceil(3n/4)``-th smallest),
+    the median the middle value or the mean of the middle two: definitions the SQL of
+    :func:`read_month` computes identically with window functions.
     """
-    purchases = transactions[transactions["transaction_type"] == "purchase"]
-    frame = purchases[[*KEY, "transaction_amount", "transaction_date"]].merge(
-        thresholds, on=KEY, how="inner"
+    frame = pd.DataFrame(
+        {"customer_id": customers.to_numpy(), "amount": amounts.astype(float).to_numpy()}
+    ).sort_values(["customer_id", "amount"], kind="stable", ignore_index=True)
+    position = frame.groupby("customer_id").cumcount().to_numpy() + 1
+    n = frame.groupby("customer_id")["amount"].transform("size").to_numpy()
+    q1 = np.maximum(1, np.ceil(n / 4))
+    q3 = np.maximum(1, np.ceil(3 * n / 4))
+    middle = (position == (n + 1) // 2) | (position == n // 2 + 1)
+    pick = frame.assign(
+        q1=np.where(position == q1, frame["amount"], np.nan),
+        median=np.where(middle, frame["amount"], np.nan),
+        q3=np.where(position == q3, frame["amount"], np.nan),
+        purchases=1,
     )
-    amount = frame["transaction_amount"].astype(float)
-    frame = frame[amount >= frame["large_threshold"]]
-    if frame.empty:
-        return pd.DataFrame(columns=[*KEY, "large_count", "large_amount"])
-    cells, cell = np.unique(
-        frame["customer_id"].astype(str) + "|" + frame["month"].astype(str), return_inverse=True
+    grouped = pick.groupby("customer_id").agg(
+        purchases=("purchases", "sum"),
+        ticket_q1=("q1", "max"),
+        ticket_median=("median", "mean"),
+        ticket_q3=("q3", "max"),
     )
-    day = pd.to_datetime(frame["transaction_date"]).dt.day.to_numpy() - 1
-    counts = np.zeros((cells.size, _MAX_DAY + window_days))
-    amounts = np.zeros_like(counts)
-    np.add.at(counts, (cell, day), 1)
-    np.add.at(amounts, (cell, day), frame["transaction_amount"].astype(float).to_numpy())
-    window_counts = _sliding_sum(counts, window_days)
-    window_amounts = _sliding_sum(amounts, window_days)
-    best = np.lexsort((window_amounts, window_counts), axis=1)[:, -1]
-    rows = np.arange(cells.size)
-    customer, month = np.char.partition(cells.astype(str), "|")[:, [0, 2]].T
-    return pd.DataFrame(
-        {
-            "customer_id": customer,
-            "month": month,
-            "large_count": window_counts[rows, best].astype(np.int64),
-            "large_amount": window_amounts[rows, best],
-        }
-    )
+    return grouped.reset_index().astype({"purchases": np.int64})
 
 
-def _sliding_sum(values: np.ndarray, window: int) -> np.ndarray:
-    """Sum over columns ``d .. d + window - 1`` for each column ``d`` (rows independent)."""
-    cumulative = np.concatenate([np.zeros((values.shape[0], 1)), values.cumsum(axis=1)], axis=1)
-    return cumulative[:, window:] - cumulative[:, :-window]
+# --- scoring one month -----------------------------------------------------------------------
 
 
-def customer_month_features(
+def score_month(
     customer_months: pd.DataFrame,
     transactions: pd.DataFrame,
+    month: str,
     settings: AnomalySettings,
     *,
-    counts: pd.DataFrame | None = None,
-    medians: pd.DataFrame | None = None,
+    counts: pd.DataFrame,
+    tickets: pd.DataFrame,
+    categories: pd.DataFrame,
 ) -> pd.DataFrame:
-    """Spend history and transaction features of every customer-month, with prior baselines.
+    """Score every customer of ``month`` against their own baseline window.
 
     Args:
-        customer_months: Rows of ``published_customer_month`` (``customer_id``, ``month``,
-            ``monthly_spend``, ``credit_limit``; ``rolling_6_month_avg`` for the seed rule).
-        transactions: Rows of ``published_transactions`` (``customer_id``, ``month``,
-            ``transaction_date``, ``transaction_amount``, ``transaction_type``, ``channel``).
-        settings: Thresholds (the windows and what counts as small or large).
-        counts: The monthly counts of :func:`monthly_transaction_counts`, computed elsewhere
-            (by the server); ``transactions`` then needs only the months to score.
-        medians: The baselines of :func:`prior_median_purchase`, computed elsewhere.
+        customer_months: Rows of ``published_customer_month`` of the month and its window
+            (``customer_id``, ``month``, ``monthly_spend``; ``rolling_6_month_avg`` for the seed
+            rule).
+        transactions: The month's published transactions (earlier rows are ignored).
+        month: The month to score.
+        settings: The detectors' settings.
+        counts, tickets, categories: The window's aggregates (:func:`window_aggregates`).
 
     Returns:
-        One row per customer-month, sorted by customer and month, with ``history_months``,
-        ``baseline_mean``/``baseline_std`` of spend, the month's transaction counts and the
-        usual (prior mean) of each, ``median_purchase``, ``large_threshold``, ``large_count``
-        and ``large_amount``.
+        One row per customer of the month: the features, ``z_score``, one tail probability
+        ``p_<detector>`` and one boolean per detector, ``anomaly_score``, ``is_anomaly``,
+        ``detectors`` (the detectors that fired, strongest first), ``anomaly_reason``, and
+        ``model_version``.
     """
-    frame = customer_months.sort_values(KEY, ignore_index=True).copy()
-    frame["monthly_spend"] = frame["monthly_spend"].astype(float)
-    frame["credit_limit"] = pd.to_numeric(frame["credit_limit"], errors="coerce").astype(float)
-    if counts is None:
-        counts = monthly_transaction_counts(transactions, settings.small_amount)
-    frame = frame.merge(counts, on=KEY, how="left")
-    for column in ("small_online_count", "cash_count", "cash_amount"):
-        frame[column] = frame[column].fillna(0)
-    groups = frame["customer_id"].to_numpy()
-    window = settings.baseline_months
-    history, mean, std = trailing_stats(frame["monthly_spend"].to_numpy(), groups, window)
-    frame["history_months"], frame["baseline_mean"], frame["baseline_std"] = history, mean, std
-    for column in ("small_online_count", "cash_count", "cash_amount"):
-        _, usual, _ = trailing_stats(frame[column].to_numpy(float), groups, window)
-        frame[f"usual_{column}"] = np.nan_to_num(usual)
-    if medians is None:
-        medians = prior_median_purchase(transactions, frame["month"], window)
-    frame = frame.merge(medians, on=KEY, how="left")
-    frame["large_threshold"] = np.fmax(
-        settings.large_purchase_multiple * frame["median_purchase"],
-        settings.large_purchase_limit_share * frame["credit_limit"],
+    frame = _spend_features(customer_months, month, settings)
+    frame = frame.merge(_count_features(counts, month, settings), on="customer_id", how="left")
+    own = transactions[transactions["month"] == month]
+    eligible_customers = frame.loc[frame["history_months"] >= settings.min_history, "customer_id"]
+    purchases, ticket_tail = _purchase_features(
+        own, tickets, categories, eligible_customers, settings
     )
-    windows = large_purchase_windows(
-        transactions, frame[[*KEY, "large_threshold"]], settings.burst_window_days
+    frame = frame.merge(purchases, on="customer_id", how="left")
+    frame["ticket_tail_degrees"] = ticket_tail.degrees_of_freedom
+    eligible = frame["history_months"] >= settings.min_history
+    frame["p_" + SPEND_SPIKE] = _spend_probability(frame, eligible, settings)
+    frame["p_" + LARGE_PURCHASE] = _large_purchase_probability(frame, settings, ticket_tail)
+    frame["p_" + NEW_CATEGORY] = _new_category_probability(frame, eligible, settings, ticket_tail)
+    frame["p_" + SMALL_ONLINE_BURST] = _count_probability(
+        frame,
+        "small_online",
+        settings.small_online_min_count,
+        np.ones(len(frame), dtype=bool),
+        settings.count_prior_months,
     )
-    frame = frame.merge(windows, on=KEY, how="left")
-    frame["large_count"] = frame["large_count"].fillna(0).astype(np.int64)
-    frame["large_amount"] = frame["large_amount"].fillna(0.0).astype(float)
+    cash_enough = frame["cash_amount"] >= settings.cash_usual_share * frame["usual_spend"]
+    frame["p_" + CASH_ADVANCE_JUMP] = _count_probability(
+        frame, "cash", settings.cash_min_count, cash_enough.to_numpy(), settings.count_prior_months
+    )
+    probabilities = frame[["p_" + name for name in DETECTORS]].to_numpy(float)
+    probabilities[~eligible.to_numpy()] = 1.0
+    smallest = np.clip(probabilities.min(axis=1) * len(DETECTORS), 0.0, 1.0)
+    with np.errstate(divide="ignore"):
+        score = np.clip(stats.norm.isf(smallest), 0.0, MAX_SCORE)
+    frame["anomaly_score"] = np.where(eligible, score, np.nan)
+    frame["is_anomaly"] = select_alerts(frame["customer_id"], smallest, eligible, settings)
+    # A detector "fired" on a flagged month when it alone reaches the minimum score.
+    corrected = np.clip(probabilities * len(DETECTORS), 0.0, 1.0)
+    with np.errstate(divide="ignore"):
+        detector_scores = np.clip(stats.norm.isf(corrected), 0.0, MAX_SCORE)
+    for index, name in enumerate(DETECTORS):
+        frame[name] = frame["is_anomaly"] & (detector_scores[:, index] >= settings.min_score)
+    frame["detectors"], frame["anomaly_reason"] = _explain(
+        frame, detector_scores, eligible, settings.min_history
+    )
+    frame["model_version"] = settings.model_version
     return frame
 
 
-# --- pure detectors --------------------------------------------------------------------------
+def select_alerts(
+    customers: pd.Series, probability: np.ndarray, eligible: pd.Series, settings: AnomalySettings
+) -> np.ndarray:
+    """Which customer-months of one month are flagged: those scoring at least ``min_score``,
+    the most improbable first, at most ``target_alert_rate`` of the eligible ones (the count
+    rounded up, so a small portfolio may still flag one).
 
-
-def spend_zscore(frame: pd.DataFrame, settings: AnomalySettings) -> tuple[pd.Series, pd.Series]:
-    """z of the month's spend against the prior baseline, with a floored deviation.
-
-    Why a floor: three alike months give a deviation near zero, and a zero deviation would make
-    any change infinitely unusual. The floor is the larger of ``std_floor_share`` of the mean
-    and ``std_floor_amount``.
-
-    Returns:
-        ``(z_score, fired)``; z is NaN without a prior month.
+    Ranked on the uncorrected probability, not the capped score, then on the customer id, so
+    the same data always flags the same customers, however many reach the cap.
     """
-    mean = frame["baseline_mean"]
-    floor = np.maximum(settings.std_floor_share * mean.abs(), settings.std_floor_amount)
-    scale = np.fmax(frame["baseline_std"].fillna(0.0), floor)
-    z = ((frame["monthly_spend"] - mean) / scale).clip(-_Z_LIMIT, _Z_LIMIT)
-    excess = frame["monthly_spend"] - mean
-    big_enough = (excess >= settings.min_excess_share * frame["credit_limit"]) | frame[
-        "credit_limit"
-    ].isna()
-    return z, (z >= settings.z_threshold) & big_enough
+    eligible = eligible.to_numpy(bool)
+    with np.errstate(divide="ignore"):
+        score = np.clip(stats.norm.isf(probability), 0.0, MAX_SCORE)
+    candidates = np.flatnonzero(eligible & (score >= settings.min_score))
+    allowed = int(np.ceil(settings.target_alert_rate * eligible.sum()))
+    order = np.lexsort((customers.to_numpy()[candidates].astype(str), probability[candidates]))
+    flagged = np.zeros(eligible.size, dtype=bool)
+    flagged[candidates[order[:allowed]]] = True
+    return flagged
 
 
-def large_purchase_burst(frame: pd.DataFrame, settings: AnomalySettings) -> pd.Series:
-    """Whether enough large purchases fell within the burst window."""
-    return frame["large_count"] >= settings.burst_min_purchases
-
-
-def small_online_burst(frame: pd.DataFrame, settings: AnomalySettings) -> pd.Series:
-    """Whether the month has many small online purchases, and many more than usual."""
-    count = frame["small_online_count"]
-    return (count >= settings.small_online_min_count) & (
-        count >= settings.small_online_multiple * frame["usual_small_online_count"]
+def _spend_features(
+    customer_months: pd.DataFrame, month: str, settings: AnomalySettings
+) -> pd.DataFrame:
+    """The month's customers with their usual spend (median of prior months with spending),
+    its spread and the spend z-score after the month's portfolio-wide uplift."""
+    window = customer_months[customer_months["month"].between(first_month(month, settings), month)]
+    window = window.assign(
+        monthly_spend=window["monthly_spend"].astype(float),
+        log_spend=np.log(
+            window["monthly_spend"].astype(float).clip(lower=0) + settings.spend_offset
+        ),
     )
-
-
-def cash_advance_jump(frame: pd.DataFrame, settings: AnomalySettings) -> pd.Series:
-    """Whether the month has several cash advances, well above the usual count and amount."""
-    count, usual = frame["cash_count"], frame["usual_cash_count"]
-    extra_amount = frame["cash_amount"] - frame["usual_cash_amount"]
-    enough_money = (extra_amount >= settings.cash_min_extra_share * frame["credit_limit"]) | frame[
-        "credit_limit"
-    ].isna()
-    return (
-        (count >= settings.cash_min_count)
-        & (count - usual >= settings.cash_min_extra_count)
-        & enough_money
+    current = window[window["month"] == month].drop(columns="log_spend")
+    current = current.sort_values("customer_id", ignore_index=True)
+    history = window[window["month"] < month].groupby("customer_id").size().rename("history_months")
+    # The usual month is one with spending: a card left unused for months (or frozen over its
+    # limit) and then used again is a return, not a spike against zero.
+    prior = window[(window["month"] < month) & (window["monthly_spend"] > 0)]
+    grouped = prior.groupby("customer_id")
+    centre = grouped["log_spend"].median().rename("log_usual")
+    spread = (
+        (prior["log_spend"] - grouped["log_spend"].transform("median"))
+        .abs()
+        .groupby(prior["customer_id"])
+        .median()
+        .mul(_MAD_TO_SD)
+        .rename("log_spread")
     )
+    usual = grouped["monthly_spend"].median().rename("usual_spend")
+    money_spread = (
+        (prior["monthly_spend"] - grouped["monthly_spend"].transform("median"))
+        .abs()
+        .groupby(prior["customer_id"])
+        .median()
+        .mul(_MAD_TO_SD)
+        .rename("usual_spread")
+    )
+    active = grouped.size().rename("active_months")
+    frame = current.merge(
+        pd.concat([centre, spread, usual, money_spread, active, history], axis=1),
+        left_on="customer_id",
+        right_index=True,
+        how="left",
+    )
+    frame["history_months"] = frame["history_months"].fillna(0).astype(np.int64)
+    frame["active_months"] = frame["active_months"].fillna(0).astype(np.int64)
+    eligible = frame["active_months"] >= settings.min_history
+    log_spend = np.log(frame["monthly_spend"].clip(lower=0) + settings.spend_offset)
+    deviation = log_spend - frame["log_usual"]
+    learned = int(eligible.sum()) >= MIN_PORTFOLIO
+    frame["season_uplift"] = float(deviation[eligible].median()) if learned else 0.0
+    frame["relative_volatility"] = relative_volatility(
+        frame["log_spread"], frame["active_months"], eligible, settings.shrinkage_months
+    )
+    surprise = (deviation - frame["season_uplift"]) / frame["relative_volatility"]
+    # The portfolio's spread of a month around the customer's usual one, measured out of
+    # sample on the month itself: a median of three months sits on one of them, so in-sample
+    # deviations understate how far the next month strays.
+    portfolio = float(surprise[eligible].abs().median() * _MAD_TO_SD) if learned else np.nan
+    if not np.isfinite(portfolio) or portfolio <= 0:
+        portfolio = float(frame.loc[eligible, "log_spread"].median()) if eligible.any() else 0.0
+    frame["spend_scale"] = np.maximum(
+        np.nan_to_num(portfolio) * frame["relative_volatility"], settings.min_log_spread
+    )
+    frame["z_score"] = (deviation - frame["season_uplift"]) / frame["spend_scale"]
+    frame["spend_ratio"] = (frame["monthly_spend"] + settings.spend_offset) / (
+        frame["usual_spend"] + settings.spend_offset
+    )
+    return frame
+
+
+def relative_volatility(
+    spread: pd.Series, months: pd.Series, eligible: pd.Series, prior_months: float
+) -> np.ndarray:
+    """How volatile each customer's months are next to the portfolio's typical customer: the
+    ratio of their spread to the median spread, shrunk toward 1 (in logs) with the weight of
+    ``prior_months`` months against their own (three alike months prove little)."""
+    reference = float(spread[eligible].median()) if eligible.any() else np.nan
+    if not np.isfinite(reference) or reference <= 0:
+        return np.ones(len(spread))
+    own = np.log(np.maximum(spread.fillna(reference).to_numpy(float), reference / 4) / reference)
+    weight = months.to_numpy(float) / (months.to_numpy(float) + prior_months)
+    return np.exp(weight * own)
+
+
+def first_month(month: str, settings: AnomalySettings) -> str:
+    """The first month of ``month``'s baseline window."""
+    return add_months(month, -settings.baseline_months)
+
+
+def shrunk_spread(
+    own: pd.Series, weight: pd.Series, portfolio: float, prior_weight: float
+) -> np.ndarray:
+    """A customer's spread pulled toward the portfolio's: the variance-weighted mean of both,
+    the customer's weighing as many months (or purchases) as they have."""
+    own_weight = weight.astype(float).to_numpy()
+    total = own_weight + prior_weight
+    with np.errstate(invalid="ignore", divide="ignore"):
+        variance = (own_weight * own.to_numpy(float) ** 2 + prior_weight * portfolio**2) / total
+    return np.sqrt(np.where(total > 0, variance, portfolio**2))
+
+
+def _count_features(counts: pd.DataFrame, month: str, settings: AnomalySettings) -> pd.DataFrame:
+    """Per customer: the month's small online charges and cash advances, and their usual (mean
+    of the prior months of the window; months without any count as zero)."""
+    current = counts[counts["month"] == month].drop(columns="month")
+    prior = counts[counts["month"] < month]
+    usual = prior.groupby("customer_id")[_COUNT_COLUMNS].sum()
+    frame = current.set_index("customer_id").join(usual.add_prefix("prior_"), how="outer")
+    return frame.fillna(0.0).rename_axis("customer_id").reset_index()
+
+
+def _purchase_features(
+    own: pd.DataFrame,
+    tickets: pd.DataFrame,
+    categories: pd.DataFrame,
+    eligible_customers: pd.Series,
+    settings: AnomalySettings,
+) -> tuple[pd.DataFrame, TailFit]:
+    """Per customer: the month's largest purchase against their usual ticket, and their largest
+    purchase in a category not used in the window; and the tail of the month's ticket z-scores
+    (every purchase of an eligible customer)."""
+    purchases = own[(own["transaction_type"] == "purchase")].copy()
+    purchases["amount"] = purchases["transaction_amount"].astype(float)
+    purchases = purchases[purchases["amount"] > 0]
+    tickets = tickets.copy()
+    tickets["log_median"] = np.log(tickets["ticket_median"])
+    tickets["log_ticket_spread"] = (
+        np.log(tickets["ticket_q3"]) - np.log(tickets["ticket_q1"])
+    ) / _IQR_TO_SD
+    known = tickets["purchases"] >= 4
+    portfolio = float(tickets.loc[known, "log_ticket_spread"].median()) if known.any() else 1.0
+    tickets["ticket_scale"] = np.maximum(
+        shrunk_spread(
+            tickets["log_ticket_spread"].where(known, portfolio),
+            tickets["purchases"],
+            portfolio,
+            settings.shrinkage_purchases,
+        ),
+        settings.min_log_spread,
+    )
+    purchases = purchases.merge(
+        tickets[["customer_id", "purchases", "ticket_median", "log_median", "ticket_scale"]],
+        on="customer_id",
+        how="left",
+    )
+    purchases["ticket_z"] = (np.log(purchases["amount"]) - purchases["log_median"]) / purchases[
+        "ticket_scale"
+    ]
+    used = categories.assign(used=True)
+    purchases = purchases.merge(used, on=["customer_id", "merchant_category"], how="left")
+    purchases["is_new"] = purchases["used"].isna() & purchases["merchant_category"].notna()
+    month_purchases = purchases.groupby("customer_id").size().rename("month_purchases")
+    small = (purchases["channel"] == "online") & (purchases["amount"] <= settings.small_amount)
+    ticket_count = (~small).groupby(purchases["customer_id"]).sum().rename("ticket_count")
+    large = purchases["ticket_z"].ge(LARGE_LINE_Z)
+    large_count = large.groupby(purchases["customer_id"]).sum().rename("large_count")
+    large_window = densest_window(
+        purchases.loc[large, "customer_id"],
+        pd.to_datetime(purchases.loc[large, "transaction_date"]).dt.day,
+        settings.burst_window_days,
+    ).rename("large_in_window")
+    largest = (
+        purchases.sort_values(["customer_id", "ticket_z"], ascending=[True, False])
+        .drop_duplicates("customer_id")
+        .set_index("customer_id")[["amount", "ticket_z", "ticket_median", "purchases"]]
+        .rename(columns={"amount": "largest_amount", "ticket_z": "largest_z"})
+    )
+    new = purchases[purchases["is_new"]]
+    new_largest = (
+        new.sort_values(["customer_id", "ticket_z"], ascending=[True, False])
+        .drop_duplicates("customer_id")
+        .set_index("customer_id")[["amount", "ticket_z", "merchant_category"]]
+        .rename(
+            columns={
+                "amount": "new_amount",
+                "ticket_z": "new_z",
+                "merchant_category": "new_category_name",
+            }
+        )
+    )
+    new_count = new.groupby("customer_id").size().rename("new_purchases")
+    result = pd.concat(
+        [month_purchases, ticket_count, large_count, large_window, largest, new_largest, new_count],
+        axis=1,
+    )
+    result = result.rename_axis("customer_id").reset_index()
+    numbers = [
+        column for column in result.columns if column not in ("customer_id", "new_category_name")
+    ]
+    result[numbers] = result[numbers].apply(pd.to_numeric, errors="coerce").astype(float)
+    counts = (
+        "month_purchases",
+        "ticket_count",
+        "new_purchases",
+        "purchases",
+        "large_count",
+        "large_in_window",
+    )
+    tail = fit_tail(purchases.loc[purchases["customer_id"].isin(eligible_customers), "ticket_z"])
+    return result.fillna(dict.fromkeys(counts, 0)), tail
+
+
+def densest_window(customers: pd.Series, days: pd.Series, window: int) -> pd.Series:
+    """Per customer: the most events within any ``window`` consecutive days of the month."""
+    if customers.empty:
+        return pd.Series(dtype=float)
+    frame = pd.DataFrame({"customer_id": customers.to_numpy(), "day": days.to_numpy(np.int64)})
+    frame = frame.sort_values(["customer_id", "day"], ignore_index=True)
+    code = pd.factorize(frame["customer_id"])[0].astype(np.int64)
+    key = code * 100 + frame["day"].to_numpy()
+    inside = np.searchsorted(key, key + window - 1, side="right") - np.arange(key.size)
+    return pd.Series(inside, index=frame["customer_id"]).groupby(level=0).max()
+
+
+def _spend_probability(
+    frame: pd.DataFrame, eligible: pd.Series, settings: AnomalySettings
+) -> np.ndarray:
+    """Tail probability of the month's spend, where the excess is worth a look."""
+    seasonal_usual = (frame["usual_spend"] + settings.spend_offset) * np.exp(
+        frame["season_uplift"]
+    ) - settings.spend_offset
+    excess = frame["monthly_spend"] - seasonal_usual
+    worth = (
+        (excess >= settings.min_excess_of_usual * seasonal_usual.clip(lower=0))
+        & (excess >= settings.min_excess_amount)
+        & eligible
+        & (frame["active_months"] >= settings.min_history)
+    )
+    tail = fit_tail(frame.loc[eligible, "z_score"])
+    frame["spend_tail_degrees"] = tail.degrees_of_freedom
+    money = tail.sf(frame["z_score"].fillna(0.0))
+    # Spend rises through bigger baskets or through more of them: the number of purchases
+    # against the usual number, on a variance-stabilised (Anscombe) scale, after the month's
+    # portfolio-wide uplift, its tail fitted on the portfolio like the money's.
+    usual = frame["purchases"].fillna(0) / frame["active_months"].clip(lower=1)
+    frame["usual_purchases"] = usual
+    count_z = 2 * (np.sqrt(frame["ticket_count"].fillna(0) + 0.375) - np.sqrt(usual + 0.375))
+    learned = int(eligible.sum()) >= MIN_PORTFOLIO
+    count_z = count_z - (float(count_z[eligible].median()) if learned else 0.0)
+    frame["purchase_count_z"] = count_z
+    counted = fit_tail(count_z[eligible]).sf(count_z)
+    return np.where(worth, np.clip(2 * np.minimum(money, counted), 0.0, 1.0), 1.0)
+
+
+def _large_purchase_probability(
+    frame: pd.DataFrame, settings: AnomalySettings, tail: TailFit
+) -> np.ndarray:
+    """Tail probability of the month's largest purchase among the month's purchases, or of
+    the number of large ones (a splurge of several), whichever is smaller."""
+    worth = frame["largest_amount"] >= np.maximum(
+        settings.large_purchase_usual_share * frame["usual_spend"], settings.min_purchase_amount
+    )
+    worth &= frame["purchases"] >= 1
+    purchases = frame["month_purchases"].clip(lower=1)
+    single = tail.sf(frame["largest_z"].fillna(-np.inf)) * purchases
+    expected = purchases * float(tail.sf(np.array([LARGE_LINE_Z]))[0])
+    several = stats.poisson.sf(frame["large_count"].fillna(0) - 1, expected)
+    several = np.where(frame["large_count"].fillna(0) >= 2, several, 1.0)
+    # Several within days (a splurge, or a taken-over card): one test per window of the month.
+    windows = 31 / settings.burst_window_days
+    in_window = frame["large_in_window"].fillna(0)
+    close = windows * stats.poisson.sf(in_window - 1, expected / windows)
+    close = np.where(in_window >= 2, close, 1.0)
+    smallest = np.minimum(np.minimum(single, several), close)
+    return np.where(worth, np.clip(smallest, 0.0, 1.0), 1.0)
+
+
+def _new_category_probability(
+    frame: pd.DataFrame, eligible: pd.Series, settings: AnomalySettings, tail: TailFit
+) -> np.ndarray:
+    """Probability of a purchase this large in a category the customer has not used: the
+    portfolio's share of eligible customers with any new-category purchase this month, times
+    the purchase's size tail among the customer's new-category purchases."""
+    history = frame["purchases"] >= settings.new_category_min_purchases
+    has_new = (frame["new_purchases"] > 0) & history & eligible
+    base = max(float(has_new.sum()), 1.0) / max(float((history & eligible).sum()), 1.0)
+    worth = has_new & (
+        frame["new_amount"]
+        >= np.maximum(
+            settings.new_category_usual_share * frame["usual_spend"], settings.min_purchase_amount
+        )
+    )
+    size = tail.sf(frame["new_z"].fillna(-np.inf)) * frame["new_purchases"].clip(lower=1)
+    return np.where(worth, np.clip(base * size, 0.0, 1.0), 1.0)
+
+
+def _count_probability(
+    frame: pd.DataFrame, prefix: str, min_count: int, worth: np.ndarray, prior_months: float
+) -> np.ndarray:
+    """Poisson tail of the month's count given the customer's usual rate, shrunk toward the
+    portfolio's (``count_prior_months`` months of it)."""
+    count = frame[f"{prefix}_count"].fillna(0).to_numpy(float)
+    prior = frame[f"prior_{prefix}_count"].fillna(0).to_numpy(float)
+    months = frame["history_months"].to_numpy(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        own_rate = np.where(months > 0, prior / months, 0.0)
+    eligible = months > 0
+    portfolio = float(own_rate[eligible].mean()) if eligible.any() else 0.0
+    rate = (prior + prior_months * portfolio) / (months + prior_months)
+    frame[f"usual_{prefix}_count"] = rate
+    fires = (count >= min_count) & worth
+    tail = stats.poisson.sf(count - 1, np.maximum(rate, 1e-6))
+    return np.where(fires, tail, 1.0)
 
 
 def seed_rule(frame: pd.DataFrame) -> pd.Series:
@@ -438,43 +747,75 @@ def seed_rule(frame: pd.DataFrame) -> pd.Series:
     return frame["monthly_spend"].astype(float) > SEED_RULE_MULTIPLE * average
 
 
-def _reasons(frame: pd.DataFrame, settings: AnomalySettings) -> dict[str, pd.Series]:
-    """One readable reason per detector and row (used only where the detector fired)."""
-    money = _money_text
-    months = frame["history_months"].astype(int).astype(str)
-    return {
-        SPEND_ZSCORE: "spend "
-        + frame["z_score"].map("{:.1f}".format)
-        + " sd above the prior "
-        + months
-        + "-month mean ("
-        + frame["baseline_mean"].map(money)
-        + ")",
-        LARGE_PURCHASE_BURST: frame["large_count"].astype(str)
-        + " large purchases ("
-        + frame["large_amount"].map(money)
-        + f") within {settings.burst_window_days} days; large is "
-        + frame["large_threshold"].map(money)
-        + " or more",
-        SMALL_ONLINE_BURST: frame["small_online_count"].astype(int).astype(str)
-        + " small online transactions vs "
-        + frame["usual_small_online_count"].map("{:.1f}".format)
-        + " usual",
-        CASH_ADVANCE_JUMP: "cash advances "
-        + frame["cash_amount"].map(money)
-        + " ("
-        + frame["cash_count"].astype(int).astype(str)
-        + ") vs "
-        + frame["usual_cash_amount"].map(money)
-        + " ("
-        + frame["usual_cash_count"].map("{:.1f}".format)
-        + ") usual",
-    }
-
-
 def _money_text(value: float) -> str:
     """1234.5 -> '1,234.50'."""
     return f"{value:,.2f}"
+
+
+def _reasons(frame: pd.DataFrame) -> dict[str, pd.Series]:
+    """One reason per detector and row, saying what was unusual (used where it fired)."""
+    money = _money_text
+    months = frame["history_months"].astype(int).astype(str)
+    season = np.exp(frame["season_uplift"].astype(float))
+    return {
+        SPEND_SPIKE: "spend "
+        + frame["spend_ratio"].map("{:.1f}".format)
+        + "x usual (median "
+        + frame["usual_spend"].fillna(0).map(money)
+        + ", season "
+        + season.map("{:.2f}".format)
+        + "x; "
+        + frame["ticket_count"].fillna(0).astype(int).astype(str)
+        + " purchases, usually "
+        + frame["usual_purchases"].fillna(0).map("{:.1f}".format)
+        + ")",
+        LARGE_PURCHASE: "purchase of "
+        + frame["largest_amount"].fillna(0).map(money)
+        + ", "
+        + (frame["largest_amount"] / frame["ticket_median"]).fillna(0).map("{:.1f}".format)
+        + "x the usual purchase (median "
+        + frame["ticket_median"].fillna(0).map(money)
+        + ")",
+        NEW_CATEGORY: "purchase of "
+        + frame["new_amount"].fillna(0).map(money)
+        + " in "
+        + frame["new_category_name"].fillna("?").astype(str)
+        + ", a category not used in "
+        + months
+        + " months",
+        SMALL_ONLINE_BURST: frame["small_online_count"].fillna(0).astype(int).astype(str)
+        + " small online charges (usual "
+        + frame["usual_small_online_count"].map("{:.1f}".format)
+        + " a month)",
+        CASH_ADVANCE_JUMP: frame["cash_count"].fillna(0).astype(int).astype(str)
+        + " cash advances of "
+        + frame["cash_amount"].fillna(0).map(money)
+        + " (usual "
+        + frame["usual_cash_count"].map("{:.1f}".format)
+        + " a month)",
+    }
+
+
+def _explain(
+    frame: pd.DataFrame, detector_scores: np.ndarray, eligible: pd.Series, min_history: int
+) -> tuple[pd.Series, pd.Series]:
+    """The detectors that fired (strongest first) and their reasons, row by row."""
+    reasons = _reasons(frame)
+    fired = frame[list(DETECTORS)].to_numpy(bool)
+    order = np.argsort(-detector_scores, axis=1, kind="stable")
+    names, texts = [], []
+    for row, ranking in enumerate(order):
+        chosen = [DETECTORS[i] for i in ranking if fired[row, i]]
+        names.append(",".join(chosen) or None)
+        texts.append("; ".join(reasons[name].iat[row] for name in chosen) or None)
+    names_series = pd.Series(names, index=frame.index, dtype=object)
+    text_series = pd.Series(texts, index=frame.index, dtype=object)
+    too_new = (
+        "insufficient history: "
+        + frame["history_months"].astype(str)
+        + f" prior months, {min_history} needed"
+    )
+    return names_series, text_series.where(eligible, too_new)
 
 
 def score_customer_months(
@@ -483,62 +824,29 @@ def score_customer_months(
     settings: AnomalySettings | None = None,
     *,
     only_month: str | None = None,
-    **aggregates: pd.DataFrame,
 ) -> pd.DataFrame:
-    """Run every detector on every customer-month.
+    """Score every month of in-memory published frames (or ``only_month``), month by month.
 
-    Args:
-        customer_months: Rows of ``published_customer_month`` (see
-            :func:`customer_month_features`), all months a baseline may need.
-        transactions: Rows of ``published_transactions`` for the same months.
-        settings: Thresholds; ``AnomalySettings()`` when None.
-        only_month: Score only this month's rows (the others are its baselines).
-        aggregates: ``counts`` and ``medians`` computed by the server (see
-            :func:`customer_month_features`).
-
-    Returns:
-        The features plus ``z_score``, one boolean column per detector (named as in
-        ``DETECTORS``), ``is_anomaly``, ``detectors`` (comma-separated names of those that
-        fired, or None), ``anomaly_reason`` (their reasons joined by ``; ``, "insufficient
-        history ..." when the customer is too new, else None) and ``model_version``.
+    The same :func:`score_month` the warehouse path runs, with the window aggregates computed
+    by :func:`window_aggregates` instead of the server.
     """
     settings = settings or AnomalySettings()
-    frame = customer_month_features(customer_months, transactions, settings, **aggregates)
+    months = sorted(customer_months["month"].astype(str).unique())
     if only_month is not None:
-        frame = frame[frame["month"] == only_month].reset_index(drop=True)
-    frame["z_score"], frame[SPEND_ZSCORE] = spend_zscore(frame, settings)
-    frame[LARGE_PURCHASE_BURST] = large_purchase_burst(frame, settings)
-    frame[SMALL_ONLINE_BURST] = small_online_burst(frame, settings)
-    frame[CASH_ADVANCE_JUMP] = cash_advance_jump(frame, settings)
-    eligible = frame["history_months"] >= settings.min_history
-    for name in DETECTORS:
-        frame[name] = frame[name].fillna(False).astype(bool) & eligible
-    frame["is_anomaly"] = frame[list(DETECTORS)].any(axis=1)
-    frame["detectors"], frame["anomaly_reason"] = _explain(frame, settings, eligible)
-    frame["model_version"] = settings.model_version
-    return frame
-
-
-def _explain(
-    frame: pd.DataFrame, settings: AnomalySettings, eligible: pd.Series
-) -> tuple[pd.Series, pd.Series]:
-    """The names and the reasons of the detectors that fired, row by row."""
-    reasons = _reasons(frame, settings)
-    names = pd.Series("", index=frame.index)
-    texts = pd.Series("", index=frame.index)
-    for name in DETECTORS:
-        fired = frame[name]
-        separator = np.where(names[fired] == "", "", ",")
-        names[fired] = names[fired] + separator + name
-        text_separator = np.where(texts[fired] == "", "", "; ")
-        texts[fired] = texts[fired] + text_separator + reasons[name][fired]
-    too_new = (
-        "insufficient history: "
-        + frame["history_months"].astype(str)
-        + f" prior months, {settings.min_history} needed"
-    )
-    texts = texts.where(eligible, too_new)
-    return names.replace("", None), texts.replace("", None)
+        months = [only_month]
+    parts = [
+        score_month(
+            customer_months,
+            transactions,
+            month,
+            settings,
+            **window_aggregates(transactions, month, settings),
+        )
+        for month in months
+    ]
+    if not parts:
+        return pd.DataFrame(columns=[*TABLE_COLUMNS, *DETECTORS])
+    return pd.concat(parts, ignore_index=True).sort_values(KEY, ignore_index=True)
 
 
 # --- evaluation against labels ---------------------------------------------------------------
@@ -549,6 +857,7 @@ def evaluation_table(scored: pd.DataFrame, labels: pd.DataFrame, min_history: in
 
     Every rule is scored on the same customer-months: those with at least ``min_history``
     prior months (the seed's rule included, although it would flag newer customers too).
+    A detector's precision counts any labelled month as a hit, its recall every label.
 
     Args:
         scored: Output of :func:`score_customer_months` (with ``rolling_6_month_avg``).
@@ -558,7 +867,8 @@ def evaluation_table(scored: pd.DataFrame, labels: pd.DataFrame, min_history: in
 
     Returns:
         One row per rule: ``rule``, ``flagged``, ``true_positives``, ``precision``, ``recall``,
-        ``f1``, then ``recall_<anomaly_type>`` for each type in the labels.
+        ``f1``, then ``recall_<anomaly_type>`` for each type in the labels, and
+        ``december_normal_flagged`` (share of unlabelled Decembers flagged).
     """
     eligible = scored[scored["history_months"] >= min_history].copy()
     truth = labels.drop_duplicates(KEY).merge(eligible[KEY], on=KEY, how="inner")
@@ -593,6 +903,10 @@ def _metrics(
     for kind in types:
         of_kind = frame["anomaly_type"] == kind
         row[f"recall_{kind}"] = (flagged & of_kind).sum() / of_kind.sum()
+    december = frame["month"].astype(str).str.endswith("-12") & ~actual
+    row["december_normal_flagged"] = (
+        (flagged & december).sum() / december.sum() if december.any() else float("nan")
+    )
     return row
 
 
@@ -600,7 +914,9 @@ def format_evaluation(frame: pd.DataFrame) -> str:
     """The evaluation as a fixed-width text table, ratios with three decimals."""
     shown = frame.copy()
     for column in shown.columns:
-        if column in ("precision", "recall", "f1") or column.startswith("recall_"):
+        if column in ("precision", "recall", "f1", "december_normal_flagged") or column.startswith(
+            "recall_"
+        ):
             shown[column] = shown[column].map(lambda v: "-" if pd.isna(v) else f"{v:.3f}")
     return shown.to_string(index=False)
 
@@ -608,48 +924,22 @@ def format_evaluation(frame: pd.DataFrame) -> str:
 # --- warehouse I/O -----------------------------------------------------------------------------
 
 # money as doubles: float64 columns in pandas instead of a Decimal object per value
-_CUSTOMER_MONTH_SQL = (
-    "select customer_id, month, cast(monthly_spend as double) as monthly_spend, "
-    "cast(rolling_6_month_avg as double) as rolling_6_month_avg, "
-    "cast(credit_limit as double) as credit_limit from published_customer_month"
-)
-_TRANSACTION_SQL = (
-    "select customer_id, month, transaction_date, "
-    "cast(transaction_amount as double) as transaction_amount, transaction_type, channel "
-    "from published_transactions"
-)
-
-
-def read_published(
-    warehouse: Warehouse, first: str | None = None, last: str | None = None
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The published customer-months and transactions of months ``first .. last`` (inclusive).
-
-    Only published tables: never the raw loaded ones, never labels.
-    """
-    where, params = _month_filter(first, last)
-    engine = warehouse.engine()
-    try:
-        with engine.connect() as conn:
-            customer_months = pd.read_sql(sa.text(_CUSTOMER_MONTH_SQL + where), conn, params=params)
-            transactions = pd.read_sql(sa.text(_TRANSACTION_SQL + where), conn, params=params)
-    finally:
-        engine.dispose()
-    return customer_months, transactions
-
-
-def _month_filter(first: str | None, last: str | None) -> tuple[str, dict[str, str]]:
-    """A ``where`` clause on ``month`` (months are YYYY-MM text, which sorts by time)."""
-    clauses, params = [], {}
-    if first:
-        clauses.append("month >= :first")
-        params["first"] = first
-    if last:
-        clauses.append("month <= :last")
-        params["last"] = last
-    return (" where " + " and ".join(clauses) if clauses else ""), params
-
-
+_CUSTOMER_MONTH_SQL = """
+select
+    customer_id, month, cast(monthly_spend as double) as monthly_spend,
+    cast(rolling_6_month_avg as double) as rolling_6_month_avg,
+    cast(credit_limit as double) as credit_limit, cash_advance_count,
+    cast(cash_advance_amount as double) as cash_advance_amount
+from published_customer_month
+where month between :first and :last
+"""
+_TRANSACTION_SQL = """
+select
+    customer_id, month, transaction_date, cast(transaction_amount as double) as transaction_amount,
+    transaction_type, merchant_category, channel
+from published_transactions
+where month = :month
+"""
 _SMALL_ONLINE_SQL = """
 select customer_id, month, count(*) as small_online_count
 from published_transactions
@@ -658,11 +948,19 @@ where
     and transaction_amount between 0.01 and :small_amount
 group by customer_id, month
 """
-"""The small online purchases of ``monthly_transaction_counts``, counted by the server; its
-cash advances come with the customer-months (the build stores them)."""
+"""The small online charges of ``window_aggregates``, counted by the server; its cash advances
+come with the customer-months (the build stores them)."""
 
-_MEDIAN_SQL = """
-select customer_id, cast(avg(transaction_amount) as double) as median_purchase
+_TICKET_SQL = """
+select
+    customer_id,
+    count(*) as purchases,
+    cast(max(case when position = greatest(1, ceiling(purchases / 4)) then transaction_amount end)
+        as double) as ticket_q1,
+    cast(avg(case when position in (floor((purchases + 1) / 2), floor(purchases / 2) + 1)
+        then transaction_amount end) as double) as ticket_median,
+    cast(max(case when position = greatest(1, ceiling(3 * purchases / 4))
+        then transaction_amount end) as double) as ticket_q3
 from (
     select
         customer_id,
@@ -671,52 +969,48 @@ from (
         count(*) over (partition by customer_id) as purchases
     from published_transactions
     where month between :first and :last and transaction_type = 'purchase'
+        and transaction_amount > 0
+        and not (channel = 'online' and transaction_amount <= :small_amount)
 ) as ranked
-where position in (floor((purchases + 1) / 2), floor(purchases / 2) + 1)
 group by customer_id
 """
-"""Each customer's median purchase over ``first`` .. ``last`` (the middle one, or the mean of
-the middle two), as ``prior_median_purchase``: window functions both MySQL 8 and MariaDB have."""
+"""``ticket_quartiles`` by the server: window functions both MySQL 8 and MariaDB have."""
+
+_CATEGORY_SQL = """
+select distinct customer_id, merchant_category
+from published_transactions
+where month between :first and :last and transaction_type = 'purchase'
+    and transaction_amount > 0 and merchant_category is not null
+"""
 
 
 def read_month(
     warehouse: Warehouse, month: str, settings: AnomalySettings
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, pd.DataFrame]]:
     """What scoring ``month`` needs, and no more: the customer-months of the month and its
-    baseline window, the month's own transactions, and the window's counts and median purchase
-    summed up by the server (a year of transactions never reaches this process).
+    baseline window, the month's own transactions, and the window's counts, ticket quartiles
+    and categories summed up by the server (a year of transactions never reaches this process).
     """
-    first = add_months(month, -settings.baseline_months)
+    first, last = first_month(month, settings), add_months(month, -1)
     engine = warehouse.engine(temp_table_mb=get_settings().build_temp_table_mb)
     try:
         with engine.connect() as conn:
-            window = {"first": first, "last": month}
             customer_months = pd.read_sql(
-                sa.text(
-                    _CUSTOMER_MONTH_SQL.replace(
-                        " from ",
-                        ", cash_advance_count, cast(cash_advance_amount as double) "
-                        "as cash_advance_amount from ",
-                        1,
-                    )
-                    + " where month between :first and :last"
-                ),
-                conn,
-                params=window,
+                sa.text(_CUSTOMER_MONTH_SQL), conn, params={"first": first, "last": month}
             )
-            transactions = pd.read_sql(
-                sa.text(_TRANSACTION_SQL + " where month = :month"), conn, params={"month": month}
-            )
+            transactions = pd.read_sql(sa.text(_TRANSACTION_SQL), conn, params={"month": month})
             small_online = pd.read_sql(
                 sa.text(_SMALL_ONLINE_SQL),
                 conn,
-                params={**window, "small_amount": settings.small_amount},
+                params={"first": first, "last": month, "small_amount": settings.small_amount},
             )
-            medians = pd.read_sql(
-                sa.text(_MEDIAN_SQL),
+            prior = {"first": first, "last": last}
+            tickets = pd.read_sql(
+                sa.text(_TICKET_SQL),
                 conn,
-                params={"first": first, "last": add_months(month, -1)},
+                params={**prior, "small_amount": settings.small_amount},
             )
+            categories = pd.read_sql(sa.text(_CATEGORY_SQL), conn, params=prior)
     finally:
         engine.dispose()
     counts = (
@@ -729,8 +1023,33 @@ def read_month(
         .fillna({"small_online_count": 0})
         .astype({"small_online_count": np.int64})
     )
-    medians = medians.assign(month=month).astype({"median_purchase": float})
-    return customer_months, transactions, {"counts": counts, "medians": medians}
+    tickets = tickets.astype({"purchases": np.int64})
+    return (
+        customer_months,
+        transactions,
+        {"counts": counts, "tickets": tickets, "categories": categories},
+    )
+
+
+def published_months(warehouse: Warehouse) -> list[str]:
+    """Every month of the published snapshot, oldest first."""
+    engine = warehouse.engine()
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                sa.text("select distinct month from published_customer_month order by month")
+            )
+            return [row[0] for row in rows]
+    finally:
+        engine.dispose()
+
+
+def score_published_month(
+    warehouse: Warehouse, month: str, settings: AnomalySettings
+) -> pd.DataFrame:
+    """Score one published month from the server's window aggregates."""
+    customer_months, transactions, aggregates = read_month(warehouse, month, settings)
+    return score_month(customer_months, transactions, month, settings, **aggregates)
 
 
 def detect_anomalies(
@@ -741,33 +1060,31 @@ def detect_anomalies(
     For one month it reads that month and the baseline months before it only, with the
     baseline's transactions summed up by the server (``read_month``), so its cost is a year's
     customer-months and one month's transactions, whatever the history. With ``month=None`` it
-    scores and writes every published month. The delete and the inserts run in one database
-    transaction, so a rerun gives the same rows and readers never see a half-written month.
+    scores every published month the same way, one at a time. The delete and the inserts run
+    in one database transaction, so a rerun gives the same rows and readers never see a
+    half-written month.
 
     Returns:
         The rows written, with the ``TABLE_COLUMNS`` columns.
     """
     settings = settings or AnomalySettings()
-    if month is None:
-        customer_months, transactions = read_published(warehouse)
-        scored = score_customer_months(customer_months, transactions, settings)
-    else:
-        month = validate_month(month)
-        customer_months, transactions, aggregates = read_month(warehouse, month, settings)
-        scored = score_customer_months(
-            customer_months, transactions, settings, only_month=month, **aggregates
-        )
+    months = published_months(warehouse) if month is None else [validate_month(month)]
+    parts = [score_published_month(warehouse, each, settings) for each in months]
+    scored = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=TABLE_COLUMNS)
     rows = table_rows(scored)
     write_spend_anomalies(warehouse, rows, month)
     return rows
 
 
 def table_rows(scored: pd.DataFrame) -> pd.DataFrame:
-    """The scored frame reduced to spend_anomalies' columns, money rounded to cents."""
-    rows = scored[TABLE_COLUMNS].copy()
-    for column in ("monthly_spend", "baseline_mean", "baseline_std", "z_score"):
-        rows[column] = rows[column].astype(float).round(2)
-    return rows.reset_index(drop=True)
+    """The scored frame reduced to spend_anomalies' columns, money rounded to cents; the
+    columns mean what the table's SQL says (the usual month is the prior months' median)."""
+    rows = scored.rename(columns={"usual_spend": "baseline_mean", "usual_spread": "baseline_std"})
+    rows = rows[TABLE_COLUMNS].copy()
+    for column in ("monthly_spend", "baseline_mean", "baseline_std", "z_score", "anomaly_score"):
+        rows[column] = pd.to_numeric(rows[column], errors="coerce").astype(float).round(2)
+    rows["z_score"] = rows["z_score"].clip(-1e6, 1e6)
+    return rows.sort_values(KEY, ignore_index=True)
 
 
 def write_spend_anomalies(warehouse: Warehouse, rows: pd.DataFrame, month: str | None) -> None:
@@ -801,7 +1118,7 @@ def _plain(value: object) -> object:
 
 
 def read_labels(path: Path) -> pd.DataFrame:
-    """labels.csv as written by the realistic generator (all text)."""
+    """labels.csv as written by the generators (all text)."""
     return pd.read_csv(path, dtype=str, keep_default_na=False)
 
 
@@ -814,8 +1131,13 @@ def evaluate_anomalies(
     evaluation covers the whole history whatever months the table holds.
     """
     settings = settings or AnomalySettings()
-    customer_months, transactions = read_published(warehouse)
-    scored = score_customer_months(customer_months, transactions, settings)
+    scored = pd.concat(
+        [
+            score_published_month(warehouse, month, settings)
+            for month in published_months(warehouse)
+        ],
+        ignore_index=True,
+    )
     return evaluation_table(scored, read_labels(Path(labels_path)), settings.min_history)
 
 
@@ -829,5 +1151,8 @@ __all__ = [
     "evaluation_table",
     "format_evaluation",
     "score_customer_months",
+    "score_month",
     "seed_rule",
+    "select_alerts",
+    "window_aggregates",
 ]

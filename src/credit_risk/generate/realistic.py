@@ -16,9 +16,12 @@ it without changing the three files.
 
 Why injected anomalies: a spending-anomaly detector can only be measured against a ground truth.
 A share of customer-months (``anomaly_rate``) gets one labelled anomaly on top of the customer's
-normal behaviour: a spend spike, a burst of small online transactions or a jump in cash advances.
-They go through the same authorisation as everything else, so only what posted is labelled, and
-the labels go to ``labels.csv``, which the loader never reads.
+normal behaviour: a spend spike of 4..8x the customer's usual month, a subtle one of 2.5..3x, one
+large purchase of 8..25 usual baskets, a burst of small online transactions or a jump in cash
+advances. Sizes are stated in the customer's own usual spending, so a spike is far below any share
+of the credit limit for a small spender and above it for a big one. They go through the same
+authorisation as everything else, so only what posted is labelled, and the labels go to
+``labels.csv``, which the loader never reads.
 """
 
 from __future__ import annotations
@@ -152,16 +155,37 @@ _CASH_SHARE_BASE, _CASH_SHARE_STRESSED = 0.01, 0.12
 _CASH_STRESS_CENTRE, _CASH_STRESS_SLOPE = 1.5, 2.0
 
 # --- injected anomalies: the ground truth of labels.csv -----------------------------------------
-SPEND_SPIKE, SMALL_ONLINE_BURST, CASH_ADVANCE_JUMP = 0, 1, 2
-ANOMALY_TYPES = ("spend_spike", "small_online_burst", "cash_advance_jump")
-_ANOMALY_TYPE_CDF = np.array([1 / 3, 2 / 3, 1.0])
+SPEND_SPIKE, SMALL_ONLINE_BURST, CASH_ADVANCE_JUMP, SUBTLE_SPIKE, LARGE_PURCHASE = range(5)
+ANOMALY_TYPES = (
+    "spend_spike",
+    "small_online_burst",
+    "cash_advance_jump",
+    "subtle_spike",
+    "large_purchase",
+)
+_ANOMALY_TYPE_CDF = np.cumsum([0.28, 0.16, 0.16, 0.20, 0.20])
+_ANOMALY_TYPE_CDF[-1] = 1.0
 ANOMALY_MIN_HISTORY = 3  # months of normal history before the first injected anomaly
 _NOT_INJECTED = -1
-# Spend spike: a few big-ticket purchases within days (a splurge, or a taken-over card).
-_SPIKE_PURCHASES = (3, 5)
-_SPIKE_LIMIT_SHARE = (0.10, 0.20)  # of the limit, per purchase (each stays under 25 %)
+# Spend spike: a few big-ticket purchases within days (a splurge, or a taken-over card), adding
+# 3..7 times the customer's usual month, so the month is about 4..8x usual: for small spenders
+# far below any share of the limit, for big ones above it.
+_SPIKE_PURCHASES = (2, 5)
+_SPIKE_EXTRA_USUAL = (3.0, 7.0)
 _SPIKE_CATEGORIES = np.array([CATEGORIES.index("travel"), CATEGORIES.index("retail")])
 _SPIKE_WINDOW_DAYS = 3
+# Subtle spike: the month's usual spending plus 1.5..2x more, spread over the month in
+# ordinary categories (a month about 2.5..3x usual): hard on purpose.
+_SUBTLE_PURCHASES = (3, 6)
+_SUBTLE_EXTRA_USUAL = (1.5, 2.0)
+_SUBTLE_CATEGORIES = np.array(
+    [CATEGORIES.index(name) for name in ("grocery", "dining", "retail", "entertainment")]
+)
+# Large purchase: one purchase of 8..25 of the customer's usual baskets.
+_LARGE_BASKETS = (8.0, 25.0)
+_LARGE_CATEGORIES = np.array(
+    [CATEGORIES.index(name) for name in ("travel", "retail", "health", "entertainment")]
+)
 # Small online burst: card testing, many tiny online charges within a day or two.
 _BURST_TRANSACTIONS = (15, 40)
 _BURST_CENTS = (100, 999)
@@ -174,7 +198,14 @@ _CASH_JUMP_WINDOW_DAYS = 7
 _ONLINE_CHANNEL = CHANNELS.index("online")
 # Fewest posted transactions for an anomaly to count (the smallest one each type injects).
 _LABEL_MIN_POSTED = np.array(
-    [_SPIKE_PURCHASES[0], _BURST_TRANSACTIONS[0], _CASH_JUMP_WITHDRAWALS[0]], dtype=np.int64
+    [
+        _SPIKE_PURCHASES[0],
+        _BURST_TRANSACTIONS[0],
+        _CASH_JUMP_WITHDRAWALS[0],
+        _SUBTLE_PURCHASES[0],
+        1,
+    ],
+    dtype=np.int64,
 )
 
 # --- layout of each customer's random stream; changing it changes every extract ----------------
@@ -443,7 +474,7 @@ def _simulate(
     draws = _draw_chunk(seed, first, count, cal, mean_transactions)
     profile = _profile(draws, cal)
     txns = _candidate_transactions(draws, profile, cal, _MEAN_TRANSACTIONS / mean_transactions)
-    injected = _anomaly_transactions(seed, first, draws, profile, cal, anomaly_rate)
+    injected = _anomaly_transactions(seed, first, draws, profile, cal, anomaly_rate, txns)
     txns = _merge(txns, injected, len(cal.months))
     accounts = _run_accounts(profile, draws.monthly_u, txns, cal)
     numbers = np.arange(first + 1, first + count + 1, dtype=np.int64)
@@ -681,7 +712,13 @@ def _anomaly_rng(seed: int, index: int, month: int) -> np.random.Generator:
 
 
 def _anomaly_transactions(
-    seed: int, first: int, draws: _Draws, profile: _Profile, cal: _Calendar, rate: float
+    seed: int,
+    first: int,
+    draws: _Draws,
+    profile: _Profile,
+    cal: _Calendar,
+    rate: float,
+    normal: _Transactions,
 ) -> _Transactions:
     """Candidate transactions of the chunk's injected anomalies, at most one per customer-month.
 
@@ -695,8 +732,14 @@ def _anomaly_transactions(
     selected = (draws.anomaly_u[:, _SELECT_U, :] < rate) & eligible
     customers, month_index = np.nonzero(selected)  # customer-major, then month
     kinds = _pick(_ANOMALY_TYPE_CDF, draws.anomaly_u[customers, _ANOMALY_TYPE_U, month_index])
+    basket, usual = _usual_spend(normal, len(profile.limit), months)
     parts = [
-        _one_anomaly(_anomaly_rng(seed, first + c, m), k, profile.limit[c], cal.days[m])
+        _one_anomaly(
+            _anomaly_rng(seed, first + c, m),
+            k,
+            _Usual(limit=int(profile.limit[c]), basket=basket[c], month=usual[c]),
+            cal.days[m],
+        )
         for c, m, k in zip(customers.tolist(), month_index.tolist(), kinds.tolist(), strict=True)
     ]
     sizes = np.array([part[0].size for part in parts], dtype=np.int64)
@@ -725,18 +768,62 @@ def _anomaly_transactions(
     )
 
 
+@dataclass(frozen=True)
+class _Usual:
+    """What is ordinary for one customer, in cents: the yardstick of their injected anomaly."""
+
+    limit: int
+    basket: float  # a typical purchase
+    month: float  # a typical month of purchases
+
+
+def _usual_spend(txns: _Transactions, customers: int, months: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each customer's median purchase and median month of purchases (cents), from their
+    normal candidate transactions: what an anomaly's size is stated against."""
+    purchase = txns.kind == PURCHASE
+    basket = pd.Series(txns.amount[purchase]).groupby(txns.customer[purchase]).median()
+    cells = (
+        pd.Series(txns.amount[purchase])
+        .groupby([txns.customer[purchase], txns.month[purchase]])
+        .sum()
+    )
+    spend = np.zeros((customers, months))
+    spend[cells.index.get_level_values(0), cells.index.get_level_values(1)] = cells.to_numpy()
+    typical_basket = basket.reindex(range(customers)).fillna(basket.median()).to_numpy()
+    return typical_basket, np.maximum(np.median(spend, axis=1), typical_basket)
+
+
 def _one_anomaly(
-    rng: np.random.Generator, anomaly: int, limit: int, days: int
+    rng: np.random.Generator, anomaly: int, usual: _Usual, days: int
 ) -> tuple[np.ndarray, ...]:
     """Day, type, category, channel and amount (cents) of one anomaly's transactions."""
-    if anomaly == SPEND_SPIKE:
-        count = int(rng.integers(_SPIKE_PURCHASES[0], _SPIKE_PURCHASES[1] + 1))
-        day = _window_days(rng, count, days, _SPIKE_WINDOW_DAYS)
-        category = _SPIKE_CATEGORIES[rng.integers(0, _SPIKE_CATEGORIES.size, count)]
+    largest = np.rint(_MAX_BASKET_SHARE * usual.limit)
+    if anomaly in (SPEND_SPIKE, SUBTLE_SPIKE):
+        subtle = anomaly == SUBTLE_SPIKE
+        counts, extra = (
+            (_SUBTLE_PURCHASES, _SUBTLE_EXTRA_USUAL)
+            if subtle
+            else (_SPIKE_PURCHASES, _SPIKE_EXTRA_USUAL)
+        )
+        count = int(rng.integers(counts[0], counts[1] + 1))
+        total = rng.uniform(*extra) * usual.month
+        day = (
+            rng.integers(1, days + 1, count)
+            if subtle
+            else _window_days(rng, count, days, _SPIKE_WINDOW_DAYS)
+        )
+        pool = _SUBTLE_CATEGORIES if subtle else _SPIKE_CATEGORIES
+        category = pool[rng.integers(0, pool.size, count)]
         channel = _pick(_CHANNEL_CDF[category], rng.random(count))
-        amount = np.rint(rng.uniform(*_SPIKE_LIMIT_SHARE, count) * limit)
-        amount = np.minimum(amount, np.rint(_MAX_BASKET_SHARE * limit))
+        shares = rng.dirichlet(np.full(count, 4.0))
+        amount = np.clip(np.rint(shares * total), 100, largest)
         return day, np.full(count, PURCHASE), category, channel, amount
+    if anomaly == LARGE_PURCHASE:
+        day = rng.integers(1, days + 1, 1)
+        category = _LARGE_CATEGORIES[rng.integers(0, _LARGE_CATEGORIES.size, 1)]
+        channel = _pick(_CHANNEL_CDF[category], rng.random(1))
+        amount = np.clip(np.rint(rng.uniform(*_LARGE_BASKETS, 1) * usual.basket), 100, largest)
+        return day, np.full(1, PURCHASE), category, channel, amount
     if anomaly == SMALL_ONLINE_BURST:
         count = int(rng.integers(_BURST_TRANSACTIONS[0], _BURST_TRANSACTIONS[1] + 1))
         day = _window_days(rng, count, days, _BURST_WINDOW_DAYS)
@@ -745,7 +832,7 @@ def _one_anomaly(
         return day, np.full(count, PURCHASE), category, np.full(count, _ONLINE_CHANNEL), amount
     count = int(rng.integers(_CASH_JUMP_WITHDRAWALS[0], _CASH_JUMP_WITHDRAWALS[1] + 1))
     day = _window_days(rng, count, days, _CASH_JUMP_WINDOW_DAYS)
-    most_notes = min(_MAX_CASH_NOTES, int(_MAX_BASKET_SHARE * limit) // 2_000)
+    most_notes = min(_MAX_CASH_NOTES, int(_MAX_BASKET_SHARE * usual.limit) // 2_000)
     notes = np.maximum(1, np.rint(rng.uniform(*_CASH_JUMP_CAP_SHARE, count) * most_notes))
     cash = np.full(count, _CASH_CATEGORY)
     return day, np.full(count, CASH_ADVANCE), cash, np.full(count, _ATM_CHANNEL), 2_000 * notes

@@ -1,23 +1,25 @@
 """Analytics suites: the anomaly flags and the risk scores written for the run's month.
 
 They guard the tables readers act on: a score outside [0, 1], a customer scored twice or not at
-all, or an anomaly rate outside its usual band means the model or the detectors broke, not that
-the portfolio changed overnight.
+all, or more flags than the target alert rate means the model or the detectors broke. More
+customer-months reaching the minimum anomaly score than the alert rate lets through means either
+that, or a wave of anomalies (mass card testing) that on-call must hear about, because the cap
+shows analysts only the strongest of them.
 """
 
 from __future__ import annotations
 
 import great_expectations.expectations as gxe
 
+from credit_risk.analytics.anomalies import AnomalySettings
 from credit_risk.months import validate_month
 from credit_risk.quality.runner import Dataset, SuiteResult, run_suite
-from credit_risk.settings import Settings, get_settings
 from credit_risk.warehouse.db import Warehouse
 
 
-def anomaly_datasets(month: str, settings: Settings | None = None) -> list[Dataset]:
-    """The month's ``spend_anomalies`` rows and its anomaly rate."""
-    settings = settings or get_settings()
+def anomaly_datasets(month: str, settings: AnomalySettings | None = None) -> list[Dataset]:
+    """The month's ``spend_anomalies`` rows, and its flag rate against the target alert rate."""
+    settings = settings or AnomalySettings()
     month = validate_month(month)
     rows = Dataset(
         "spend_anomalies",
@@ -34,28 +36,37 @@ def anomaly_datasets(month: str, settings: Settings | None = None) -> list[Datas
             gxe.UnexpectedRowsExpectation(
                 unexpected_rows_query=(
                     "select customer_id from {batch} where is_anomaly "
-                    "and (anomaly_reason is null or anomaly_reason = '')"
+                    "and (anomaly_reason is null or anomaly_reason = '' or anomaly_score is null)"
                 ),
-                description="every flag says why",
+                description="every flag says why, with its score",
             ),
         ],
         query=f"select * from spend_anomalies where month = '{month}'",
     )
+    allowed = f"ceiling({settings.target_alert_rate!r} * eligible)"
     rate = Dataset(
         "anomaly_rate",
         [
-            gxe.ExpectColumnValuesToBeBetween(
-                column="anomaly_rate",
-                min_value=settings.anomaly_rate_min,
-                max_value=settings.anomaly_rate_max,
+            gxe.UnexpectedRowsExpectation(
+                unexpected_rows_query=f"select * from {{batch}} where flagged > {allowed}",
                 description=(
-                    f"the share of customer-months flagged stays within "
-                    f"{settings.anomaly_rate_min:.1%}..{settings.anomaly_rate_max:.1%}"
+                    f"flags stay within the target alert rate "
+                    f"({settings.target_alert_rate:.1%} of eligible customer-months, rounded up)"
                 ),
-            )
+            ),
+            gxe.UnexpectedRowsExpectation(
+                unexpected_rows_query=f"select * from {{batch}} where unusual > {allowed}",
+                description=(
+                    f"customer-months scoring {settings.min_score} or more fit in the alert "
+                    "rate: more is a wave of anomalies (or drifted detectors) that the cap hides; "
+                    "review spend_anomalies by anomaly_score"
+                ),
+            ),
         ],
         query=(
-            "select coalesce(avg(is_anomaly), 0) as anomaly_rate, count(*) as customer_months "
+            "select coalesce(sum(is_anomaly), 0) as flagged, "
+            f"coalesce(sum(anomaly_score >= {settings.min_score!r}), 0) as unusual, "
+            "count(anomaly_score) as eligible "
             f"from spend_anomalies where month = '{month}'"
         ),
     )
