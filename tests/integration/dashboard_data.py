@@ -39,6 +39,7 @@ create table if not exists spend_anomalies (
     baseline_mean decimal(14, 2) null,
     baseline_std decimal(14, 2) null,
     z_score double null,
+    anomaly_score double null,
     is_anomaly boolean not null,
     anomaly_reason varchar(255) null,
     primary key (customer_id, month)
@@ -154,7 +155,7 @@ def analytics_frames(db_url: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     anomalies = pd.DataFrame(
         query(db_url, "select * from spend_anomalies"),
         columns=["customer_id", "month", "monthly_spend", "baseline_mean", "baseline_std",
-                 "z_score", "is_anomaly", "anomaly_reason"],
+                 "z_score", "anomaly_score", "is_anomaly", "anomaly_reason"],
     )  # fmt: skip
     scores = pd.DataFrame(
         query(db_url, "select * from high_risk_predictions"),
@@ -217,6 +218,8 @@ def add_analytics_tables(db_url: str) -> None:
         flagged = index % 13 == 0
         z_score = round(3.1 + (index % 7) * 0.37, 4) if flagged else round((index % 5) * 0.21, 4)
         reason = f"spend {z_score} sd above the 6-month baseline" if flagged else None
+        # a score ordered unlike the z-score, so sorting by one cannot pass for the other
+        score = round(2.5 + (index * 7 % 11) * 0.4, 2) if flagged else None
         anomalies.append(
             (
                 row.customer_id,
@@ -225,6 +228,7 @@ def add_analytics_tables(db_url: str) -> None:
                 120.5 + index % 50,
                 10.25 + index % 9,
                 z_score,
+                score,
                 flagged,
                 reason,
             )
@@ -234,7 +238,7 @@ def add_analytics_tables(db_url: str) -> None:
             scores.append(
                 (row.customer_id, row.month, probability, probability >= 0.5, "test-model-1")
             )
-    _insert(db_url, "spend_anomalies", anomalies, 8)
+    _insert(db_url, "spend_anomalies", anomalies, 9)
     _insert(db_url, "high_risk_predictions", scores, 5)
 
 

@@ -444,6 +444,7 @@ def test_at_risk_csv_holds_the_table_rows_in_the_table_order(scenario, sort, ord
 @pytest.mark.parametrize(
     ("sort", "order", "category"),
     [
+        ("score", "desc", None),
         ("strength", "desc", None),
         ("z_score", "desc", None),
         ("monthly_spend", "asc", None),
@@ -460,6 +461,7 @@ def test_anomalies_table_and_csv(scenario, frame, anomalies, sort, order, catego
             "risk_category": segment.get(row.customer_id),
             "z_score": row.z_score,
             "strength": None if pd.isna(row.z_score) else abs(row.z_score),
+            "score": None if pd.isna(row.anomaly_score) else row.anomaly_score,
             "monthly_spend": Decimal(row.monthly_spend),
             "anomaly_reason": row.anomaly_reason,
         }

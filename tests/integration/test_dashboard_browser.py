@@ -374,14 +374,16 @@ def test_the_page_tells_the_truth_about_its_figures(browser, stale):
         # negative spend and utilization over 100 % say what they are
         assert "refunds" in page.page.text_content("#explain-spend")
         assert "over the limit" in page.page.text_content("#explain-utilization")
-        # anomalies: the strongest first, either way from usual, and what was unusual first
+        # anomalies: what was unusual first, the highest score first
         assert page.page.text_content("#table-anomalies thead th:first-child") == "Reason"
-        zs = page.page.eval_on_selector_all(
-            "#table-anomalies tbody tr td:last-child",
+        # ... and the Score header shows it sorts by it, highest first
+        assert page.page.text_content("#table-anomalies thead th:nth-child(2)") == "Score ▼"
+        cells = page.page.eval_on_selector_all(
+            "#table-anomalies tbody tr td:nth-child(2)",
             "cells => cells.map(c => c.textContent)",
         )
-        strengths = [abs(float(z.replace(",", ""))) for z in zs if z not in ("", "–")]
-        assert strengths and strengths == sorted(strengths, reverse=True)
+        scores = [float(text.replace(",", "")) for text in cells if text not in ("", "–")]
+        assert scores and scores == sorted(scores, reverse=True)
         # the drill-down waits for a choice, then shows that customer
         assert "Pick a customer" in page.page.inner_text("#chart-customer-spend")
         row = page.page.locator("#table-at-risk tbody tr").first

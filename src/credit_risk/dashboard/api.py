@@ -538,7 +538,7 @@ def anomalies(
     month: MonthParam = None,
     category: CategoryParam = None,
     q: CustomerPrefixParam = None,
-    sort: AnomalySort = "strength",
+    sort: AnomalySort = "score",
     order: OrderParam = "desc",
     limit: PageLimitParam = 50,
     offset: OffsetParam = 0,
@@ -553,7 +553,7 @@ def anomalies_csv(
     month: MonthParam = None,
     category: CategoryParam = None,
     q: CustomerPrefixParam = None,
-    sort: AnomalySort = "strength",
+    sort: AnomalySort = "score",
     order: OrderParam = "desc",
     limit: ExportLimitParam = 10_000,
 ) -> Response:
@@ -573,6 +573,7 @@ ANOMALY_CSV_COLUMNS = (
     "baseline_mean",
     "baseline_std",
     "z_score",
+    "anomaly_score",
     "anomaly_reason",
 )
 

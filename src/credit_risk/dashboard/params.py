@@ -37,6 +37,7 @@ AtRiskSort = Literal[
     "utilization_pct", "days_past_due", "monthly_spend", "probability", "customer_id"
 ]
 AnomalySort = Literal[
+    "score",
     "strength",
     "z_score",
     "monthly_spend",

@@ -69,7 +69,8 @@ AT_RISK_SORTS: dict[str, str] = {
 (docs/dashboard.md), so a page is read, not a sorted segment."""
 
 ANOMALY_SORTS: dict[str, str] = {
-    "strength": "abs(anomalies.z_score)",  # how far from the customer's usual, either way
+    "score": "anomalies.anomaly_score",  # the detectors' strongest evidence
+    "strength": "abs(anomalies.z_score)",  # how far spend is from the customer's usual
     "z_score": "anomalies.z_score",
     "monthly_spend": "anomalies.monthly_spend",
     "baseline_mean": "anomalies.baseline_mean",
@@ -854,7 +855,8 @@ def anomaly_page(
         conn,
         "select anomalies.customer_id, customer_months.risk_category, "
         "customer_months.utilization_pct, anomalies.monthly_spend, anomalies.baseline_mean, "
-        "anomalies.baseline_std, anomalies.z_score, anomalies.anomaly_reason "
+        "anomalies.baseline_std, anomalies.z_score, anomalies.anomaly_score, "
+        "anomalies.anomaly_reason "
         f"{source} {_order_by(ANOMALY_SORTS[sort], order, 'anomalies.customer_id')} "
         "limit :limit offset :offset",
         **params,
@@ -868,6 +870,7 @@ def anomaly_page(
             "baseline_mean": money(row["baseline_mean"]),
             "baseline_std": money(row["baseline_std"]),
             "z_score": _float(row["z_score"]),
+            "anomaly_score": _float(row["anomaly_score"]),
         }
         for row in rows
     ]

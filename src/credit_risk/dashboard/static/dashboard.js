@@ -35,7 +35,7 @@ const KPI_KINDS = {
 
 // The sort keys the API accepts (each served by an index; see docs/dashboard.md).
 const AT_RISK_SORTS = new Set(["customer_id", "utilization_pct", "days_past_due", "monthly_spend", "probability"]);
-const ANOMALY_SORTS = new Set(["customer_id", "risk_category", "monthly_spend", "baseline_mean", "baseline_std", "strength"]);
+const ANOMALY_SORTS = new Set(["score", "customer_id", "risk_category", "monthly_spend", "baseline_mean", "baseline_std", "strength"]);
 
 const state = {
   month: null,
@@ -43,7 +43,7 @@ const state = {
   customer: null,
   q: "",
   atRisk: { sort: "utilization_pct", order: "desc", offset: 0, limit: 25 },
-  anomalies: { sort: "strength", order: "desc", offset: 0, limit: 25 },
+  anomalies: { sort: "score", order: "desc", offset: 0, limit: 25 },
   generation: 0,
 };
 
@@ -437,15 +437,17 @@ async function drawAnomalies() {
     document.getElementById("anomalies-pager").replaceChildren();
     return;
   }
-  // what was unusual first; the z-score column sorts by strength, |z|, either way from usual
+  // what was unusual first, then how strongly (the table opens sorted by the score); the
+  // z-score column sorts by |z|, how far spend is from the customer's usual either way
   const columns = [
     ["anomaly_reason", "Reason", "text"],
+    ["anomaly_score", "Score", "money", "score"],
     ["customer_id", "Customer", "text"],
     ["risk_category", "Segment", "text"],
     ["monthly_spend", "Monthly spend", "money"],
-    ["baseline_mean", "Baseline mean", "money"],
-    ["baseline_std", "Baseline std", "money"],
-    ["z_score", "z-score", "money", "strength"],
+    ["baseline_mean", "Usual month", "money"],
+    ["baseline_std", "Usual spread", "money"],
+    ["z_score", "Spend z", "money", "strength"],
   ];
   document.getElementById("anomalies-count").textContent = `${count.format(data.total)} flagged in ${data.month}`;
   table.replaceChildren(
