@@ -341,8 +341,8 @@ def anomalies(month: MonthOption = None, db_url: DbUrl = None) -> None:
     from credit_risk.analytics.anomalies import detect_anomalies
 
     rows = detect_anomalies(_warehouse(db_url), _month(month))
-    flagged = rows[rows["is_anomaly"].astype(bool)]
-    shown = flagged[["customer_id", "month", "monthly_spend", "z_score", "anomaly_reason"]]
+    flagged = rows[rows["is_anomaly"].astype(bool)].sort_values("anomaly_score", ascending=False)
+    shown = flagged[["anomaly_reason", "anomaly_score", "customer_id", "month", "monthly_spend"]]
     console.print(_frame_table(shown.head(50), f"{len(flagged)} of {len(rows)} flagged"))
 
 
