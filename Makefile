@@ -1,5 +1,5 @@
 # Shortcuts; each target calls the script that does the work.
-.PHONY: setup demo test lint bench bench-build bench-growth bench-gates
+.PHONY: setup demo test lint bench bench-build bench-growth bench-gates bench-anomalies
 
 setup:  ## venv, pinned packages, a reachable MariaDB, Airflow metadata DB
 	bash scripts/setup.sh
@@ -21,3 +21,6 @@ bench-growth:  ## refresh growth: the whole chain month after month for 24 month
 
 bench-gates:  ## distribution gates: false alarms and detection from 50 to 100,000 customers
 	bash -c 'source scripts/setup.sh && python benchmarks/gate_benchmark.py'
+
+bench-anomalies:  ## anomaly detectors: precision/recall per kind on the main and the hold-out source
+	bash -c 'source scripts/setup.sh && python benchmarks/anomaly_evaluation.py'
