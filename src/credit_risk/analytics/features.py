@@ -24,8 +24,13 @@ from credit_risk.warehouse.db import Warehouse
 KEY = ["customer_id", "month"]
 LABEL = "label"
 
-HIGH_RISK_UTILIZATION_PCT = 80.0
-"""Utilization (percent of the limit) from which a statement is High Risk, as in the views."""
+
+def high_risk_pct(value: float | None = None) -> float:
+    """Utilization (percent of the limit) from which a statement is High Risk: ``value``, or
+    the one rule the views, the published suite and the dashboard use
+    (``CREDIT_RISK_HIGH_RISK_RATIO``, written to ``risk_thresholds`` by the build)."""
+    return get_settings().high_risk_ratio * 100 if value is None else value
+
 
 SERIOUS_DELINQUENCY_DPD = 30
 """Days past due from which a customer is a full cycle behind (the card is frozen)."""
@@ -188,7 +193,7 @@ def transaction_totals(transactions: pd.DataFrame) -> pd.DataFrame:
 
 def load_history(
     warehouse: Warehouse,
-    high_risk_pct: float = HIGH_RISK_UTILIZATION_PCT,
+    high_risk: float | None = None,
     *,
     first_month: str | None = None,
     last_month: str | None = None,
@@ -197,7 +202,8 @@ def load_history(
 
     Args:
         warehouse: Where the published data is.
-        high_risk_pct: Utilization (percent) that counts as High Risk in the label.
+        high_risk: Utilization (percent) that counts as High Risk in the label and the
+            features (the project's rule, :func:`high_risk_pct`, when None).
         first_month / last_month: Read only these months (all when None). The features of a
             month read the 5 months before it: rows before ``first_month + 5`` have shortened
             windows, so callers read 5 months more than they use.
@@ -207,9 +213,11 @@ def load_history(
         monitoring) and ``label`` (NaN where the next month is not published yet).
     """
     customer_months, totals, prior = load_published(warehouse, first_month, last_month)
-    features = build_features(customer_months, totals=totals, prior_statements=prior)
+    features = build_features(
+        customer_months, totals=totals, prior_statements=prior, high_risk=high_risk
+    )
     labels = customer_months[KEY].assign(
-        **{LABEL: label_next_month(customer_months, high_risk_pct).to_numpy()}
+        **{LABEL: label_next_month(customer_months, high_risk).to_numpy()}
     )
     utilization = customer_months[[*KEY, "utilization_pct"]].astype({"utilization_pct": float})
     return features.merge(utilization, on=KEY, how="left").merge(labels, on=KEY, how="left")
@@ -221,6 +229,7 @@ def build_features(
     *,
     totals: pd.DataFrame | None = None,
     prior_statements: pd.Series | None = None,
+    high_risk: float | None = None,
 ) -> pd.DataFrame:
     """One row of ``FEATURES`` per customer-month with a statement, from that month and earlier.
 
@@ -234,6 +243,7 @@ def build_features(
             instead ``totals``: their :func:`transaction_totals`.
         prior_statements: Statement months of each customer before the first month given
             (``history_months`` counts from there); none when omitted.
+        high_risk: Utilization (percent) of a High Risk month (:func:`high_risk_pct`).
 
     Returns:
         ``KEY`` + ``FEATURES``, sorted by customer and month. Features that need history the
@@ -246,7 +256,7 @@ def build_features(
     features = pd.concat(
         [
             grid[KEY],
-            _utilization_features(grid),
+            _utilization_features(grid, high_risk_pct(high_risk)),
             _spend_features(grid),
             _payment_features(grid),
             _delinquency_features(grid),
@@ -261,7 +271,7 @@ def build_features(
 
 def label_next_month(
     customer_months: pd.DataFrame,
-    high_risk_pct: float = HIGH_RISK_UTILIZATION_PCT,
+    high_risk: float | None = None,
     dpd_threshold: int = SERIOUS_DELINQUENCY_DPD,
 ) -> pd.Series:
     """1.0 when the customer is High Risk or ``dpd_threshold``+ days past due the month after.
@@ -272,7 +282,8 @@ def label_next_month(
     Args:
         customer_months: Rows with ``customer_id``, ``month``, ``utilization_pct``,
             ``days_past_due`` and ``has_statement``.
-        high_risk_pct: Utilization (percent of the limit) from which a statement is High Risk.
+        high_risk: Utilization (percent of the limit) from which a statement is High Risk
+            (the project's rule, :func:`high_risk_pct`, when None).
         dpd_threshold: Days past due that count as seriously delinquent.
 
     Returns:
@@ -281,7 +292,7 @@ def label_next_month(
         its outcome is unknown (no utilization and not delinquent).
     """
     rows = customer_months.assign(month_index=_month_index(customer_months["month"]))
-    outcome = _outcome(rows, high_risk_pct, dpd_threshold)
+    outcome = _outcome(rows, high_risk_pct(high_risk), dpd_threshold)
     lookup = pd.Series(
         outcome.to_numpy(),
         index=pd.MultiIndex.from_arrays([rows["customer_id"], rows["month_index"]]),
@@ -293,12 +304,12 @@ def label_next_month(
     )
 
 
-def _outcome(rows: pd.DataFrame, high_risk_pct: float, dpd_threshold: int) -> pd.Series:
+def _outcome(rows: pd.DataFrame, high_risk: float, dpd_threshold: int) -> pd.Series:
     """The event at each row itself: 1.0 High Risk or delinquent, 0.0 neither, NaN unknown."""
     utilization = pd.to_numeric(rows["utilization_pct"], errors="coerce").astype(float)
     dpd = pd.to_numeric(rows["days_past_due"], errors="coerce").astype(float)
     has_statement = rows["has_statement"].fillna(False).astype(bool)
-    event = (utilization >= high_risk_pct) | (dpd >= dpd_threshold)
+    event = (utilization >= high_risk) | (dpd >= dpd_threshold)
     known = event | (utilization.notna() & dpd.notna())
     return event.astype(float).where(known & has_statement)
 
@@ -380,10 +391,10 @@ def _ratio(
     return ratio if cap is None else ratio.clip(-cap, cap)
 
 
-def _utilization_features(grid: pd.DataFrame) -> pd.DataFrame:
+def _utilization_features(grid: pd.DataFrame, high_risk: float) -> pd.DataFrame:
     """Level, 1- and 3-month trend, recent mean and persistence of utilization (as a ratio)."""
     utilization = grid["utilization_pct"] / 100.0
-    high = utilization >= HIGH_RISK_UTILIZATION_PCT / 100.0
+    high = grid["utilization_pct"] >= high_risk
     return pd.DataFrame(
         {
             "utilization": utilization,

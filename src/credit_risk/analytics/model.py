@@ -47,7 +47,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
-from credit_risk.analytics.features import FEATURES, KEY, LABEL, load_history
+from credit_risk.analytics.features import FEATURES, KEY, LABEL, high_risk_pct, load_history
 from credit_risk.months import add_months, validate_month
 from credit_risk.warehouse.db import Warehouse, connect
 from credit_risk.warehouse.schema import create_tables
@@ -594,9 +594,11 @@ def model_version(champion: str, last_month: str, settings: ModelSettings) -> st
 
 
 def _settings_digest(settings: ModelSettings) -> str:
-    """Hash of the features and the knobs that shape a model (not how often it is retrained)."""
+    """Hash of the features, the label's High Risk rule and the knobs that shape a model (not
+    how often it is retrained): a stored model is reused only for the label it learnt."""
     knobs = settings.model_dump(exclude={"retrain_every_months"})
-    blob = json.dumps({"features": FEATURES, "settings": knobs}, sort_keys=True)
+    rule = {"high_risk_pct": high_risk_pct()}
+    blob = json.dumps({"features": FEATURES, "settings": knobs, "label": rule}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:8]
 
 
