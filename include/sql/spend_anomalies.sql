@@ -16,7 +16,8 @@ create table if not exists spend_anomalies (
     -- the dashboard sorts by it; NULL for customers too new to score
     anomaly_score decimal(6, 2) null,
     is_anomaly boolean not null,
-    -- why: one reason per detector that fired (strongest first), or "insufficient history ..."; NULL otherwise
+    -- why: one reason per detector that fired (strongest first), or "insufficient
+    -- history ..."; NULL otherwise
     anomaly_reason varchar(1000) null,
     -- prior months in the baseline (capped at the baseline window)
     history_months int not null,
