@@ -51,9 +51,9 @@ from airflow.sdk import Asset, CronDataIntervalTimetable, Param, chain, dag, tas
 
 from credit_risk.alerts import OnCallNotifier
 from credit_risk.approval import ShiftApprovalOperator
-from credit_risk.catalog import ASSET_URI_TEMPLATE, PUBLISHED_VIEWS
+from credit_risk.catalog import ASSET_URI_TEMPLATE, PUBLISHED_VIEWS, WAREHOUSE_CONN_ID
 
-CONN_ID = "credit_risk_mysql"
+CONN_ID = WAREHOUSE_CONN_ID
 PUBLISHED_ASSETS = [
     Asset(name=f"credit_risk.{view}", uri=ASSET_URI_TEMPLATE.format(name=view))
     for view in PUBLISHED_VIEWS

@@ -18,8 +18,9 @@ import pendulum
 from airflow.sdk import dag, task
 
 from credit_risk.alerts import OnCallNotifier
+from credit_risk.catalog import WAREHOUSE_CONN_ID
 
-CONN_ID = "credit_risk_mysql"
+CONN_ID = WAREHOUSE_CONN_ID
 
 
 @dag(

@@ -51,6 +51,9 @@ read the build's rows of the tables before it)."""
 MODELS: tuple[str, ...] = tuple(SNAPSHOTS.values())
 """The per-month models, in build order."""
 
+WAREHOUSE_CONN_ID = "credit_risk_mysql"
+"""The Airflow connection of the warehouse: the DAGs' tasks and the dashboard's fallback."""
+
 PUBLISHED_VIEWS: tuple[str, ...] = (
     "monthly_customer_spend",
     "customer_spend_rolling_avg",

@@ -437,8 +437,10 @@ def create_users(
         )
     except ValueError as error:
         raise typer.BadParameter(str(error)) from error
+    from credit_risk.catalog import WAREHOUSE_CONN_ID
+
     console.print(
-        f"loader:    {created.loader_url}  (DAG: connection credit_risk_mysql; CLI: "
+        f"loader:    {created.loader_url}  (DAG: connection {WAREHOUSE_CONN_ID}; CLI: "
         f"CREDIT_RISK_DB_URL)\n"
         f"dashboard: {created.dashboard_url}  (connection credit_risk_dashboard or "
         f"CREDIT_RISK_DASHBOARD_DB_URL; SELECT on {created.granted_tables} published objects)"

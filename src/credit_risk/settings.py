@@ -40,10 +40,6 @@ class Settings(BaseSettings):
         default="mysql://root@127.0.0.1:3306/credit_risk",
         description="Warehouse URL used outside Airflow. The database is created if missing.",
     )
-    airflow_conn_id: str = Field(
-        default="credit_risk_mysql",
-        description="Airflow connection id the DAG's tasks use instead of db_url.",
-    )
     high_risk_ratio: float = Field(
         default=0.80,
         gt=0,

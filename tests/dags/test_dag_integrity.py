@@ -159,3 +159,21 @@ def test_the_trigger_form_needs_nothing_and_offers_an_optional_month():
     month.resolve("2024-03")
     with pytest.raises(Exception, match="does not match"):
         month.resolve("March")
+
+
+def test_the_warehouse_connection_id_is_written_once():
+    """The DAGs, the dashboard and the CLI name the connection by catalog.WAREHOUSE_CONN_ID."""
+    import re
+
+    from credit_risk.catalog import WAREHOUSE_CONN_ID
+
+    literal = re.compile(rf"""["']{re.escape(WAREHOUSE_CONN_ID)}["']""")
+    sources = [
+        path
+        for folder in ("src", "dags", "plugins")
+        for path in (REPO_ROOT / folder).rglob("*.py")
+        if literal.search(path.read_text(encoding="utf-8"))
+    ]
+    assert [path.relative_to(REPO_ROOT).as_posix() for path in sources] == [
+        "src/credit_risk/catalog.py"
+    ]

@@ -171,8 +171,10 @@ def test_api_server_is_published_on_loopback_only(services):
 
 
 def test_warehouse_connection_reaches_the_warehouse_service(airflow_services, services):
-    conn_id = re.search(r'^CONN_ID = "(\w+)"', DAG_FILE.read_text(), re.MULTILINE)[1]
-    key = f"AIRFLOW_CONN_{conn_id.upper()}"
+    from credit_risk.catalog import WAREHOUSE_CONN_ID
+
+    assert re.search(r"^CONN_ID = WAREHOUSE_CONN_ID$", DAG_FILE.read_text(), re.MULTILINE)
+    key = f"AIRFLOW_CONN_{WAREHOUSE_CONN_ID.upper()}"
     assert key == "AIRFLOW_CONN_CREDIT_RISK_MYSQL"
     warehouse_env = services["warehouse"]["environment"]
     url_pattern = re.compile(

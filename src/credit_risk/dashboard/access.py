@@ -41,11 +41,6 @@ def _account(user: str, host: str) -> str:
     return f"'{user}'@'{host}'"
 
 
-def create_user_statement(user: str = DEFAULT_USER, host: str = "%") -> str:
-    """``CREATE USER`` with a password placeholder the operator replaces."""
-    return f"create user if not exists {_account(user, host)} identified by 'change-me'"
-
-
 def grant_statements(
     database: str,
     user: str = DEFAULT_USER,

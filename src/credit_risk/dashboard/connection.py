@@ -19,6 +19,7 @@ from contextlib import contextmanager
 import MySQLdb
 import sqlalchemy as sa
 
+from credit_risk import catalog
 from credit_risk.settings import get_settings
 from credit_risk.warehouse.db import (
     Warehouse,
@@ -33,7 +34,7 @@ DASHBOARD_DB_URL_ENV = "CREDIT_RISK_DASHBOARD_DB_URL"
 """URL of the read-only dashboard user; wins over every other source."""
 DASHBOARD_CONN_ID = "credit_risk_dashboard"
 """Airflow connection of the read-only dashboard user (docs/dashboard.md)."""
-PIPELINE_CONN_ID = "credit_risk_mysql"
+PIPELINE_CONN_ID = catalog.WAREHOUSE_CONN_ID
 """The DAG's own connection: the fallback when no dashboard connection exists."""
 
 STATEMENT_TIMEOUT_SECONDS = 10

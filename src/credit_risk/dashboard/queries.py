@@ -85,10 +85,6 @@ class NotPublishedError(LookupError):
     """The month or customer asked for is not in the published snapshot."""
 
 
-class NotAvailableError(LookupError):
-    """The widget needs a table that is not built (yet) in this warehouse."""
-
-
 def money(value) -> float | None:
     """A decimal rounded half up to cents, as a JSON number (None stays None)."""
     if value is None:
