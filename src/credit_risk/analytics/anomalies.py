@@ -61,6 +61,7 @@ from scipy import stats
 from credit_risk.months import add_months, validate_month
 from credit_risk.settings import get_settings
 from credit_risk.warehouse.db import Warehouse, connect
+from credit_risk.warehouse.frames import read_frame
 from credit_risk.warehouse.schema import create_tables
 
 KEY = ["customer_id", "month"]
@@ -996,22 +997,18 @@ def read_month(
     engine = warehouse.engine(temp_table_mb=get_settings().build_temp_table_mb)
     try:
         with engine.connect() as conn:
-            customer_months = pd.read_sql(
-                sa.text(_CUSTOMER_MONTH_SQL), conn, params={"first": first, "last": month}
-            )
-            transactions = pd.read_sql(sa.text(_TRANSACTION_SQL), conn, params={"month": month})
-            small_online = pd.read_sql(
-                sa.text(_SMALL_ONLINE_SQL),
+            customer_months = read_frame(conn, _CUSTOMER_MONTH_SQL, {"first": first, "last": month})
+            transactions = read_frame(conn, _TRANSACTION_SQL, {"month": month})
+            small_online = read_frame(
                 conn,
-                params={"first": first, "last": month, "small_amount": settings.small_amount},
+                _SMALL_ONLINE_SQL,
+                {"first": first, "last": month, "small_amount": settings.small_amount},
             )
             prior = {"first": first, "last": last}
-            tickets = pd.read_sql(
-                sa.text(_TICKET_SQL),
-                conn,
-                params={**prior, "small_amount": settings.small_amount},
+            tickets = read_frame(
+                conn, _TICKET_SQL, {**prior, "small_amount": settings.small_amount}
             )
-            categories = pd.read_sql(sa.text(_CATEGORY_SQL), conn, params=prior)
+            categories = read_frame(conn, _CATEGORY_SQL, prior)
     finally:
         engine.dispose()
     counts = (

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import sqlalchemy as sa
 
 from credit_risk.months import parse_month
 from credit_risk.settings import get_settings
 from credit_risk.warehouse.db import Warehouse
+from credit_risk.warehouse.frames import read_frame
 
 KEY = ["customer_id", "month"]
 LABEL = "label"
@@ -138,22 +138,18 @@ def load_published(
     engine = warehouse.engine(temp_table_mb=get_settings().build_temp_table_mb)
     try:
         with engine.connect() as conn:
-            customer_months = pd.read_sql(
-                sa.text(
-                    f"select {as_double([*CUSTOMER_MONTH_COLUMNS, *_TOTALS_FROM_CUSTOMER_MONTH])} "
-                    "from published_customer_month "
-                    "where month between :first and :last"
-                ),
+            customer_months = read_frame(
                 conn,
-                params={"first": first, "last": last},
+                f"select {as_double([*CUSTOMER_MONTH_COLUMNS, *_TOTALS_FROM_CUSTOMER_MONTH])} "
+                "from published_customer_month "
+                "where month between :first and :last",
+                {"first": first, "last": last},
             )
-            prior = pd.read_sql(
-                sa.text(
-                    "select customer_id, count(*) as statements from published_customer_month "
-                    "where month < :first and has_statement group by customer_id"
-                ),
+            prior = read_frame(
                 conn,
-                params={"first": first},
+                "select customer_id, count(*) as statements from published_customer_month "
+                "where month < :first and has_statement group by customer_id",
+                {"first": first},
             )
     finally:
         engine.dispose()
