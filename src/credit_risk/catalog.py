@@ -19,6 +19,7 @@ TABLES: tuple[str, ...] = (
     "risk_thresholds",
     "published_customer_month",
     "published_transactions",
+    "published_purchase_profile",
     "published_portfolio_month",
     "published_utilization_buckets",
     "published_credit_limit_month",
@@ -34,6 +35,7 @@ MONTH_PARTITIONED: dict[str, str] = {
     "transactions": "statement_month",
     "published_customer_month": "month",
     "published_transactions": "month",
+    "published_purchase_profile": "month",
 }
 """Tables with one partition per month -> their month column. A partition is added for each
 month before anything is written to it (``warehouse.partitions``)."""
@@ -41,6 +43,7 @@ month before anything is written to it (``warehouse.partitions``)."""
 SNAPSHOTS: dict[str, str] = {
     "published_customer_month": "int_customer_month",
     "published_transactions": "int_transaction",
+    "published_purchase_profile": "int_purchase_profile",
     "published_portfolio_month": "int_portfolio_month",
     "published_utilization_buckets": "int_utilization_buckets",
     "published_credit_limit_month": "int_credit_limit_month",

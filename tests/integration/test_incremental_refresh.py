@@ -32,6 +32,7 @@ MONTHS = month_range("2024-01", 12)
 ORDER = {
     "published_customer_month": "customer_id, month",
     "published_transactions": "transaction_id",
+    "published_purchase_profile": "customer_id, month",
     "published_portfolio_month": "month, risk_category",
     "published_utilization_buckets": "month, bucket_floor_pct",
     "published_credit_limit_month": "month, credit_limit",
@@ -70,6 +71,7 @@ def shifted(drop: Path, target: Path) -> Path:
 
 def published(db_url: str) -> dict[str, list[tuple]]:
     """Every published table, row for row."""
+    assert set(ORDER) == set(catalog.PUBLISHED_TABLES)
     return {
         table: query(db_url, f"select * from {table} order by {order}")
         for table, order in ORDER.items()

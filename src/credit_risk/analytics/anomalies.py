@@ -46,6 +46,7 @@ Settings are :class:`AnomalySettings`, read from ``CREDIT_RISK_ANOMALY_*`` envir
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,6 +54,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.json as pajson
 import sqlalchemy as sa
 from pydantic import model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -258,7 +262,7 @@ def window_aggregates(
 ) -> dict[str, pd.DataFrame]:
     """The baseline window's transaction aggregates of ``month``, computed in memory.
 
-    The same figures as :func:`read_month` asks the server for (see the SQL there); tests and
+    The same figures as :func:`profile_aggregates` reads from the purchase profiles; tests and
     the in-memory path use this one.
 
     Args:
@@ -313,29 +317,34 @@ def ticket_quartiles(customers: pd.Series, amounts: pd.Series) -> pd.DataFrame:
 
     Quartiles are the nearest-rank ones (the ``ceil(n/4)``-th and ``ceil(3n/4)``-th smallest),
     the median the middle value or the mean of the middle two: definitions the SQL of
-    :func:`read_month` computes identically with window functions.
+    :func:`profile_aggregates` reads with the same definitions.
     """
-    frame = pd.DataFrame(
-        {"customer_id": customers.to_numpy(), "amount": amounts.astype(float).to_numpy()}
-    ).sort_values(["customer_id", "amount"], kind="stable", ignore_index=True)
-    position = frame.groupby("customer_id").cumcount().to_numpy() + 1
-    n = frame.groupby("customer_id")["amount"].transform("size").to_numpy()
-    q1 = np.maximum(1, np.ceil(n / 4))
-    q3 = np.maximum(1, np.ceil(3 * n / 4))
-    middle = (position == (n + 1) // 2) | (position == n // 2 + 1)
-    pick = frame.assign(
-        q1=np.where(position == q1, frame["amount"], np.nan),
-        median=np.where(middle, frame["amount"], np.nan),
-        q3=np.where(position == q3, frame["amount"], np.nan),
-        purchases=1,
+    codes, names = pd.factorize(customers, sort=True)
+    return _quartiles_by_code(codes, amounts.astype(float).to_numpy(), names)
+
+
+def _quartiles_by_code(codes: np.ndarray, amounts: np.ndarray, names) -> pd.DataFrame:
+    """``ticket_quartiles`` of amounts labelled by customer code (an index into ``names``):
+    one sort of the codes and amounts, then each statistic is read at its rank."""
+    order = np.lexsort((amounts, codes))
+    codes, amounts = codes[order], amounts[order]
+    del order
+    n = np.bincount(codes, minlength=len(names))
+    present = np.flatnonzero(n)
+    n = n[present]
+    start = np.concatenate([[0], np.cumsum(n)[:-1]])
+    q1 = amounts[start + np.maximum(1, np.ceil(n / 4).astype(np.int64)) - 1]
+    q3 = amounts[start + np.maximum(1, np.ceil(3 * n / 4).astype(np.int64)) - 1]
+    median = (amounts[start + (n + 1) // 2 - 1] + amounts[start + n // 2]) / 2
+    return pd.DataFrame(
+        {
+            "customer_id": np.asarray(names)[present],
+            "purchases": n.astype(np.int64),
+            "ticket_q1": q1,
+            "ticket_median": median,
+            "ticket_q3": q3,
+        }
     )
-    grouped = pick.groupby("customer_id").agg(
-        purchases=("purchases", "sum"),
-        ticket_q1=("q1", "max"),
-        ticket_median=("median", "mean"),
-        ticket_q3=("q3", "max"),
-    )
-    return grouped.reset_index().astype({"purchases": np.int64})
 
 
 # --- scoring one month -----------------------------------------------------------------------
@@ -830,7 +839,7 @@ def score_customer_months(
     """Score every month of in-memory published frames (or ``only_month``), month by month.
 
     The same :func:`score_month` the warehouse path runs, with the window aggregates computed
-    by :func:`window_aggregates` instead of the server.
+    by :func:`window_aggregates` instead of the purchase profiles.
     """
     settings = settings or AnomalySettings()
     months = sorted(customer_months["month"].astype(str).unique())
@@ -942,48 +951,14 @@ select
 from published_transactions
 where month = :month
 """
-_SMALL_ONLINE_SQL = """
-select customer_id, month, count(*) as small_online_count
-from published_transactions
-where
-    month between :first and :last and transaction_type = 'purchase' and channel = 'online'
-    and transaction_amount between 0.01 and :small_amount
-group by customer_id, month
+_PROFILE_SQL = """
+select customer_id, month, purchases, online_amounts, other_amounts, categories
+from published_purchase_profile
+where month between :first and :last
 """
-"""The small online charges of ``window_aggregates``, counted by the server; its cash advances
-come with the customer-months (the build stores them)."""
-
-_TICKET_SQL = """
-select
-    customer_id,
-    count(*) as purchases,
-    cast(max(case when position = greatest(1, ceiling(purchases / 4)) then transaction_amount end)
-        as double) as ticket_q1,
-    cast(avg(case when position in (floor((purchases + 1) / 2), floor(purchases / 2) + 1)
-        then transaction_amount end) as double) as ticket_median,
-    cast(max(case when position = greatest(1, ceiling(3 * purchases / 4))
-        then transaction_amount end) as double) as ticket_q3
-from (
-    select
-        customer_id,
-        transaction_amount,
-        row_number() over (partition by customer_id order by transaction_amount) as position,
-        count(*) over (partition by customer_id) as purchases
-    from published_transactions
-    where month between :first and :last and transaction_type = 'purchase'
-        and transaction_amount > 0
-        and not (channel = 'online' and transaction_amount <= :small_amount)
-) as ranked
-group by customer_id
-"""
-"""``ticket_quartiles`` by the server: window functions both MySQL 8 and MariaDB have."""
-
-_CATEGORY_SQL = """
-select distinct customer_id, merchant_category
-from published_transactions
-where month between :first and :last and transaction_type = 'purchase'
-    and transaction_amount > 0 and merchant_category is not null
-"""
+"""The window's purchases, one row per customer-month (``published_purchase_profile``, built
+with each month): the small online charges, ticket quartiles and categories of
+``window_aggregates`` come from these, never from a year of transactions."""
 
 
 def read_month(
@@ -991,41 +966,132 @@ def read_month(
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, pd.DataFrame]]:
     """What scoring ``month`` needs, and no more: the customer-months of the month and its
     baseline window, the month's own transactions, and the window's counts, ticket quartiles
-    and categories summed up by the server (a year of transactions never reaches this process).
+    and categories from the window's purchase profiles (one row per customer-month, built with
+    each month: a year of transactions is never read).
     """
-    first, last = first_month(month, settings), add_months(month, -1)
+    first = first_month(month, settings)
     engine = warehouse.engine(temp_table_mb=get_settings().build_temp_table_mb)
     try:
         with engine.connect() as conn:
             customer_months = read_frame(conn, _CUSTOMER_MONTH_SQL, {"first": first, "last": month})
             transactions = read_frame(conn, _TRANSACTION_SQL, {"month": month})
-            small_online = read_frame(
-                conn,
-                _SMALL_ONLINE_SQL,
-                {"first": first, "last": month, "small_amount": settings.small_amount},
-            )
-            prior = {"first": first, "last": last}
-            tickets = read_frame(
-                conn, _TICKET_SQL, {**prior, "small_amount": settings.small_amount}
-            )
-            categories = read_frame(conn, _CATEGORY_SQL, prior)
+            profiles = read_frame(conn, _PROFILE_SQL, {"first": first, "last": month})
     finally:
         engine.dispose()
+    aggregates = profile_aggregates(profiles, month, settings)
     counts = (
         customer_months[KEY]
         .assign(
             cash_count=customer_months.pop("cash_advance_count").astype(np.int64),
             cash_amount=customer_months.pop("cash_advance_amount").astype(float),
         )
-        .merge(small_online, on=KEY, how="left")
+        .merge(aggregates.pop("small_online"), on=KEY, how="left")
         .fillna({"small_online_count": 0})
         .astype({"small_online_count": np.int64})
     )
-    tickets = tickets.astype({"purchases": np.int64})
+    return customer_months, transactions, {"counts": counts, **aggregates}
+
+
+_PARSE_ROWS = 100_000
+"""Profiles parsed per Arrow call: Arrow's intermediate strings of a whole year (~9M amounts
+at 100,000 customers) would add ~300 MB to the task's peak; a slice's are a few MB."""
+
+
+def _split_amounts(lists: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(row position, amount) of every amount in comma-separated lists (NULL holds none)."""
+    values = pa.array(lists, type=pa.large_string(), from_pandas=True)
+    rows, amounts = [np.zeros(0, np.int32)], [np.zeros(0, np.float64)]
+    for start in range(0, len(values), _PARSE_ROWS):
+        parts = pc.split_pattern(values.slice(start, _PARSE_ROWS), ",")
+        parents = pc.list_parent_indices(parts).to_numpy(zero_copy_only=False)
+        rows.append((parents + start).astype(np.int32))
+        amounts.append(pc.cast(pc.list_flatten(parts), pa.float64()).to_numpy(zero_copy_only=False))
+    del values
+    pa.default_memory_pool().release_unused()
+    return np.concatenate(rows), np.concatenate(amounts)
+
+
+def profile_aggregates(
+    profiles: pd.DataFrame, month: str, settings: AnomalySettings
+) -> dict[str, pd.DataFrame]:
+    """``window_aggregates``' small online counts, ticket quartiles and categories, from the
+    purchase profiles of the window and ``month`` (``published_purchase_profile`` rows).
+
+    Raises:
+        ValueError: A profile's lists hold fewer amounts than its purchases (a list cut by
+            the server's ``group_concat_max_len``): rebuild that month.
+    """
+    last = add_months(month, -1)
+    online_rows, online = _split_amounts(profiles["online_amounts"])
+    other_rows, other = _split_amounts(profiles["other_amounts"])
+    listed = np.bincount(online_rows, minlength=len(profiles)) + np.bincount(
+        other_rows, minlength=len(profiles)
+    )
+    cut = listed != profiles["purchases"].to_numpy(np.int64)
+    if cut.any():
+        first_cut = profiles.loc[cut, KEY].iloc[0]
+        raise ValueError(
+            f"published_purchase_profile of {first_cut['month']} lists fewer amounts than "
+            f"purchases (customer {first_cut['customer_id']}): rebuild that month with "
+            "`credit-risk build --full` on a server that allows longer group_concat results"
+        )
+    del listed, cut
+    small = (online >= 0.01) & (online <= settings.small_amount)
+    small_online = profiles[KEY].assign(
+        small_online_count=np.bincount(online_rows[small], minlength=len(profiles))
+    )
+    small_online = small_online[small_online["small_online_count"] > 0]
+    prior = (profiles["month"] <= last).to_numpy()
+    codes, customers = pd.factorize(profiles["customer_id"], sort=True)
+    codes = codes.astype(np.int32)
+    # Filter each list before joining them: at 100,000 customers a year holds ~9M amounts,
+    # and every extra copy of them is ~100 MB of the task's peak.
+    keep_online = ~small & prior[online_rows]
+    keep_other = prior[other_rows]
+    ticket_codes = np.concatenate([codes[online_rows[keep_online]], codes[other_rows[keep_other]]])
+    ticket_amounts = np.concatenate([online[keep_online], other[keep_other]])
+    del online_rows, online, other_rows, other, small, keep_online, keep_other
+    tickets = _quartiles_by_code(ticket_codes, ticket_amounts, customers)
+    del ticket_codes, ticket_amounts
+    category_rows, category_codes, category_names = _split_categories(profiles["categories"])
+    keep = prior[category_rows]
+    pairs = np.unique(
+        codes[category_rows[keep]].astype(np.int64) * len(category_names) + category_codes[keep]
+    )
+    categories = pd.DataFrame(
+        {
+            "customer_id": np.asarray(customers)[pairs // max(len(category_names), 1)],
+            "merchant_category": np.asarray(category_names, dtype=object)[
+                pairs % max(len(category_names), 1)
+            ],
+        }
+    ).astype({"customer_id": "str", "merchant_category": "str"})
+    return {"small_online": small_online, "tickets": tickets, "categories": categories}
+
+
+def _split_categories(arrays: pd.Series) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """(row position, category code) of every category in JSON arrays (NULL holds none), and
+    the categories the codes stand for. Parsed by Arrow's JSON reader, a slice of rows at a
+    time: a Python list per customer-month would weigh more than the profiles themselves."""
+    present = np.flatnonzero(arrays.notna().to_numpy())
+    options = pajson.ParseOptions(explicit_schema=pa.schema([("c", pa.list_(pa.string()))]))
+    rows, names, codes = [np.zeros(0, np.int32)], {}, [np.zeros(0, np.int32)]
+    for start in range(0, len(present), _PARSE_ROWS):
+        chosen = present[start : start + _PARSE_ROWS]
+        lines = "\n".join(f'{{"c":{value}}}' for value in arrays.iloc[chosen])
+        parsed = pajson.read_json(io.BytesIO(lines.encode("utf-8")), parse_options=options)
+        parsed = parsed.column("c").combine_chunks()
+        rows.append(chosen[pc.list_parent_indices(parsed).to_numpy(zero_copy_only=False)])
+        encoded = pc.dictionary_encode(pc.list_flatten(parsed))
+        # one code per category across slices: each slice's dictionary mapped to the whole's
+        local = [names.setdefault(name, len(names)) for name in encoded.dictionary.to_pylist()]
+        indices = encoded.indices.to_numpy(zero_copy_only=False)
+        codes.append(np.asarray(local, dtype=np.int32)[indices] if len(local) else indices)
+    pa.default_memory_pool().release_unused()
     return (
-        customer_months,
-        transactions,
-        {"counts": counts, "tickets": tickets, "categories": categories},
+        np.concatenate(rows).astype(np.int32),
+        np.concatenate(codes).astype(np.int64),
+        list(names),
     )
 
 
@@ -1045,7 +1111,7 @@ def published_months(warehouse: Warehouse) -> list[str]:
 def score_published_month(
     warehouse: Warehouse, month: str, settings: AnomalySettings
 ) -> pd.DataFrame:
-    """Score one published month from the server's window aggregates."""
+    """Score one published month from its window's customer-months and purchase profiles."""
     customer_months, transactions, aggregates = read_month(warehouse, month, settings)
     return score_month(customer_months, transactions, month, settings, **aggregates)
 
@@ -1056,7 +1122,7 @@ def detect_anomalies(
     """Score the published data and replace ``month``'s rows of spend_anomalies.
 
     For one month it reads that month and the baseline months before it only, with the
-    baseline's transactions summed up by the server (``read_month``), so its cost is a year's
+    baseline's purchases read from their profiles (``read_month``), so its cost is a year's
     customer-months and one month's transactions, whatever the history. With ``month=None`` it
     scores every published month the same way, one at a time. The delete and the inserts run
     in one database transaction, so a rerun gives the same rows and readers never see a

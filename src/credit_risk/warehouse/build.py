@@ -88,16 +88,27 @@ class Build:
         return self.rows.get("published_transactions", 0)
 
 
-def model_statement(name: str, build_id: int, target: str, columns: list[str]) -> str:
-    """``insert into <target>`` of model ``name`` for one month, the build's tables filled in.
+def model_statement(
+    name: str,
+    build_id: int | None,
+    target: str,
+    columns: list[str],
+    *,
+    published_inputs: bool = False,
+) -> str:
+    """``insert into <target>`` of model ``name`` for one month, the build's tables filled in
+    (or, with ``published_inputs``, the published tables: a backfill of a new table).
 
     The model is a plain query (so it lints and reads like one); it becomes the derived table
     of the insert, which MySQL 8 and MariaDB both accept with its CTEs.
     """
-    query = _COMMENT_LINE.sub("", read_sql(name)).format(
-        customer_month=catalog.candidate_table("published_customer_month", build_id),
-        transactions=catalog.candidate_table("published_transactions", build_id),
-    )
+    inputs = {
+        "customer_month": "published_customer_month",
+        "transactions": "published_transactions",
+    }
+    if not published_inputs:
+        inputs = {key: catalog.candidate_table(table, build_id) for key, table in inputs.items()}
+    query = _COMMENT_LINE.sub("", read_sql(name)).format(**inputs)
     listed = ", ".join(columns)
     return (
         f"insert into {target} ({listed}) select {listed} from (\n{query.strip()}\n) as model_rows"

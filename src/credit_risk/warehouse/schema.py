@@ -112,12 +112,19 @@ def create_tables(cursor, names: Iterable[str]) -> None:
 def ensure_tables(conn: MySQLdb.Connection) -> None:
     """Create the pipeline's tables if they do not exist, after upgrading a warehouse of the
     earlier layout (``warehouse.upgrade``). DDL: commits implicitly."""
-    from credit_risk.warehouse.upgrade import needs_upgrade, upgrade_once
+    from credit_risk.warehouse.upgrade import (
+        backfill_purchase_profile,
+        missing_profile_months,
+        needs_upgrade,
+        upgrade_once,
+    )
 
     cursor = conn.cursor()
     if needs_upgrade(cursor):
         upgrade_once(conn)
     create_tables(cursor, catalog.TABLES)
+    if missing_profile_months(cursor):
+        backfill_purchase_profile(conn)
 
 
 def create_views(cursor) -> list[str]:
