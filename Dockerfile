@@ -10,9 +10,9 @@
 # the FAB auth manager. On a slim image we would have to rebuild and lock all of that ourselves.
 #
 # Layout inside the image: the repository lives in /opt/airflow/project and the package is
-# installed editable from there, because credit_risk.settings.PROJECT_ROOT is parents[2] of the
-# package file and include/sql/*.sql is read from PROJECT_ROOT/include/sql at runtime.
-# docker-compose.yaml mounts dags/, plugins/ and include/ over the copies baked in here.
+# installed editable from there, so that docker-compose.yaml can mount dags/, plugins/ and
+# include/ over the copies baked in here and the package reads the mounted SQL
+# (src/credit_risk/sql is a link to include/sql; a wheel install carries a copy instead).
 #
 #   docker build --pull -t credit-risk-monitor-airflow:local .
 

@@ -19,7 +19,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 """The repository root when installed in editable mode (``pip install -e .``)."""
 
-SQL_DIR = PROJECT_ROOT / "include" / "sql"
+SQL_DIR = Path(__file__).parent / "sql"
+"""The SQL files, one per table, model and view. In the repository ``credit_risk/sql`` is a link
+to ``include/sql`` (where the files are kept and linted); a wheel carries a copy as package
+data, so the package finds its SQL wherever it is installed (editable, wheel, Docker image)."""
 
 REALISTIC_GENERATED_MONTHS = 120
 """Default span of generated realistic data: ten years from generate_start, generated once
