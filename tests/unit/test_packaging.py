@@ -70,3 +70,27 @@ def test_the_cli_starts_without_the_heavy_libraries():
         check=True,
     )
     assert probe.stdout.strip() == "[]"
+
+
+def test_every_settings_class_lives_in_the_settings_package():
+    import importlib
+    import pkgutil
+
+    from pydantic_settings import BaseSettings
+
+    import credit_risk
+
+    found = {}
+    for module in pkgutil.walk_packages(credit_risk.__path__, "credit_risk."):
+        if module.name.startswith("credit_risk.dashboard.static"):
+            continue
+        imported = importlib.import_module(module.name)
+        for value in vars(imported).values():
+            if (
+                isinstance(value, type)
+                and issubclass(value, BaseSettings)
+                and value is not BaseSettings
+            ):
+                found[value.__qualname__] = value.__module__
+    assert {"Settings", "AnomalySettings", "ModelSettings", "AlertSettings"} <= set(found)
+    assert all(module.startswith("credit_risk.settings") for module in found.values()), found

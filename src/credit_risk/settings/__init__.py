@@ -1,11 +1,12 @@
 """The pipeline's knobs, read from ``CREDIT_RISK_*`` environment variables.
 
 Why pydantic-settings: the same values must be seen by the CLI, the Airflow tasks and the tests,
-and each must be overridable by an operator without touching code. Three more settings classes
-live beside the code they configure and are read each time a job runs rather than once per
-process: ``analytics.anomalies.AnomalySettings`` (``CREDIT_RISK_ANOMALY_*``),
-``analytics.model.ModelSettings`` (``CREDIT_RISK_MODEL_*``) and ``alerts.AlertSettings``
-(``CREDIT_RISK_ALERT_*``, ``CREDIT_RISK_REFRESH_DEADLINE_HOURS``).
+and each must be overridable by an operator without touching code. Every settings class of the
+project lives in this package (light: pydantic only): :class:`Settings` here (read once per
+process), and, read each time a job runs, ``settings.anomalies.AnomalySettings``
+(``CREDIT_RISK_ANOMALY_*``), ``settings.model.ModelSettings`` (``CREDIT_RISK_MODEL_*``) and
+``settings.alerts.AlertSettings`` / ``DeadlineSettings`` (``CREDIT_RISK_ALERT_*``,
+``CREDIT_RISK_REFRESH_DEADLINE_HOURS``). The modules they configure import them from here.
 """
 
 from __future__ import annotations
@@ -16,10 +17,10 @@ from pathlib import Path
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
 """The repository root when installed in editable mode (``pip install -e .``)."""
 
-SQL_DIR = Path(__file__).parent / "sql"
+SQL_DIR = Path(__file__).parents[1] / "sql"
 """The SQL files, one per table, model and view. In the repository ``credit_risk/sql`` is a link
 to ``include/sql`` (where the files are kept and linted); a wheel carries a copy as package
 data, so the package finds its SQL wherever it is installed (editable, wheel, Docker image)."""
