@@ -54,6 +54,13 @@ read the build's rows of the tables before it)."""
 MODELS: tuple[str, ...] = tuple(SNAPSHOTS.values())
 """The per-month models, in build order."""
 
+RISK_CATEGORIES: tuple[str, ...] = ("High Risk", "Medium Risk", "Low Risk", "Unknown")
+"""The risk segments of a statement, worst first. The build's CASE (``int_customer_month.sql``)
+writes them, a test holds that CASE to this list, and everything else reads it: the published
+suite, the dashboard's API and, through its ``/api/months`` endpoint, its JavaScript."""
+NO_STATEMENT = "No Statement"
+"""The segment of a customer-month without a statement, in portfolio and prediction totals."""
+
 WAREHOUSE_CONN_ID = "credit_risk_mysql"
 """The Airflow connection of the warehouse: the DAGs' tasks and the dashboard's fallback."""
 

@@ -118,7 +118,8 @@ def health(conn: Conn) -> JSONResponse:
 
 @router.get("/months", tags=["status"])
 def months(conn: Conn) -> JSONResponse:
-    """Published months, the default month, the categories and the optional tables."""
+    """Published months, the default month, the risk categories (worst first) with their
+    colours, and the optional tables."""
     published = queries.published_months(conn)
     available = queries.available_tables(conn)
     return _json(
@@ -126,6 +127,8 @@ def months(conn: Conn) -> JSONResponse:
             "months": published,
             "latest": published[-1] if published else None,
             "categories": list(queries.RISK_CATEGORIES),
+            "no_statement": queries.NO_STATEMENT,
+            "colors": queries.CATEGORY_COLORS,
             "available": {name: name in available for name in queries.OPTIONAL_TABLES},
         }
     )

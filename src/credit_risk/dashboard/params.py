@@ -13,6 +13,8 @@ from typing import Annotated, Literal
 from fastapi import Query
 from pydantic import BeforeValidator, StringConstraints
 
+from credit_risk import catalog
+
 MONTH_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
 CUSTOMER_ID_MAX_LENGTH = 32
 """The warehouse's ``customer_id`` is ``varchar(32)`` (docs/data_contract.md)."""
@@ -31,7 +33,7 @@ def _blank_is_absent(value: object) -> object:
 
 Blank = BeforeValidator(_blank_is_absent)
 
-Category = Literal["High Risk", "Medium Risk", "Low Risk", "Unknown"]
+Category = Literal[catalog.RISK_CATEGORIES]  # type: ignore[valid-type]  # one list, in catalog
 SortOrder = Literal["asc", "desc"]
 AtRiskSort = Literal[
     "utilization_pct", "days_past_due", "monthly_spend", "probability", "customer_id"

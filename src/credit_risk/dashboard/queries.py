@@ -18,13 +18,24 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import sqlalchemy as sa
 
+from credit_risk import catalog
 from credit_risk.months import add_months
 
-RISK_CATEGORIES: tuple[str, ...] = ("High Risk", "Medium Risk", "Low Risk", "Unknown")
-NO_STATEMENT = "No Statement"
+RISK_CATEGORIES = catalog.RISK_CATEGORIES
+NO_STATEMENT = catalog.NO_STATEMENT
 """``published_portfolio_month``'s row for customer-months without a statement (gap months)."""
-WITH_LIMIT = ("High Risk", "Medium Risk", "Low Risk")
-"""Segments whose statements have a usable limit: the only ones utilization is defined for."""
+WITH_LIMIT = RISK_CATEGORIES[:3]
+"""Segments whose statements have a usable limit (all but Unknown): the only ones utilization
+is defined for."""
+CATEGORY_COLORS: dict[str, str] = dict(
+    zip(
+        (*RISK_CATEGORIES, NO_STATEMENT),
+        ("#c0392b", "#e67e22", "#27ae60", "#95a5a6", "#bdc3c7"),
+        strict=True,
+    )
+)
+"""The dashboard's colour of each segment (red, orange, green, grey, light grey), sent to its
+JavaScript with the category list."""
 
 SPEND_ANOMALIES = "spend_anomalies"
 HIGH_RISK_PREDICTIONS = "high_risk_predictions"

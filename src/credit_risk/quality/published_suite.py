@@ -15,6 +15,7 @@ from statistics import NormalDist
 
 import great_expectations.expectations as gxe
 
+from credit_risk import catalog
 from credit_risk.catalog import WINDOW_MONTHS
 from credit_risk.months import add_months, validate_month
 from credit_risk.quality.runner import APPROVABLE, Dataset, SuiteResult, run_suite
@@ -215,7 +216,7 @@ def datasets(
             ),
             gxe.ExpectColumnValuesToBeInSet(
                 column="risk_category",
-                value_set=["High Risk", "Medium Risk", "Low Risk", "Unknown"],
+                value_set=list(catalog.RISK_CATEGORIES),
                 description="known risk categories",
             ),
             gxe.UnexpectedRowsExpectation(

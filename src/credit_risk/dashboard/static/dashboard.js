@@ -3,14 +3,12 @@
 // under /credit-risk/. Charts are drawn with the plotly.js bundled in the Python package.
 "use strict";
 
-const CATEGORIES = ["High Risk", "Medium Risk", "Low Risk", "Unknown"];
-const COLORS = {
-  "High Risk": "#c0392b",
-  "Medium Risk": "#e67e22",
-  "Low Risk": "#27ae60",
-  "Unknown": "#95a5a6",
-  "No Statement": "#bdc3c7",
-};
+// The risk categories (worst first: High, Medium, Low, Unknown), the segment of customer-months
+// without a statement, and each one's colour: all from api/months (credit_risk.catalog holds
+// the list), filled in by init() before anything is drawn.
+let CATEGORIES = [];
+let NO_STATEMENT = "";
+let COLORS = {};
 const PLOT_CONFIG = { displaylogo: false, responsive: true };
 const BASE_LAYOUT = {
   margin: { l: 60, r: 40, t: 10, b: 50 },
@@ -159,9 +157,10 @@ async function drawUtilization() {
   const data = await getJson("api/utilization-histogram", { month: state.month });
   const { high_risk_pct: high, medium_risk_pct: medium } = data.thresholds;
   const colors = data.buckets.map((b) => {
-    if (b.bucket_floor_pct >= high) return COLORS["High Risk"];
-    if (b.bucket_floor_pct >= medium) return COLORS["Medium Risk"];
-    return COLORS["Low Risk"];
+    const [highRisk, mediumRisk, lowRisk] = CATEGORIES;
+    if (b.bucket_floor_pct >= high) return COLORS[highRisk];
+    if (b.bucket_floor_pct >= medium) return COLORS[mediumRisk];
+    return COLORS[lowRisk];
   });
   await plot("chart-utilization", [{
     type: "bar",
@@ -178,7 +177,7 @@ async function drawUtilization() {
 async function drawSpendByCategory() {
   const data = await getJson("api/spend-by-category", { category: state.category });
   const present = new Set(data.rows.map((r) => r.risk_category));
-  const names = [...CATEGORIES, "No Statement"].filter((c) => present.has(c));
+  const names = [...CATEGORIES, NO_STATEMENT].filter((c) => present.has(c));
   const traces = names.map((c) => {
     const rows = data.rows.filter((r) => r.risk_category === c);
     return {
@@ -239,7 +238,7 @@ async function drawTopSpenders() {
     orientation: "h",
     y: rows.map((r) => r.customer_id),
     x: rows.map((r) => r.monthly_spend),
-    marker: { color: rows.map((r) => COLORS[r.risk_category] || COLORS.Unknown) },
+    marker: { color: rows.map((r) => COLORS[r.risk_category] || COLORS[CATEGORIES.at(-1)]) },
     hovertemplate: "%{y}: %{x:,.2f}<extra></extra>",
   }], { margin: { l: 90, r: 20, t: 10, b: 40 }, yaxis: { type: "category" } });
   renderTopTable(data);
@@ -553,6 +552,9 @@ async function refreshAll() {
 async function init() {
   const initial = new URLSearchParams(window.location.search);
   const meta = await getJson("api/months");
+  CATEGORIES = meta.categories;
+  NO_STATEMENT = meta.no_statement;
+  COLORS = meta.colors;
   const monthSelect = document.getElementById("month-slicer");
   monthSelect.replaceChildren(...[...meta.months].reverse().map((m) => el("option", { value: m }, m)));
   const categorySelect = document.getElementById("category-slicer");
