@@ -421,7 +421,7 @@ def test_table_rows_carry_the_score_and_the_usual_month():
     rows = table_rows(scored_month(routine("C1") + crowd() + burst))
     flagged = rows[rows["is_anomaly"]].iloc[0]
     assert flagged["customer_id"] == "C1" and flagged["anomaly_score"] > SETTINGS.min_score
-    assert flagged["baseline_mean"] > 0 and flagged["model_version"].startswith("sa2-")
+    assert flagged["baseline_mean"] > 0 and flagged["model_version"].startswith("sa3-")
 
 
 # --- the seed's rule -------------------------------------------------------------------------
@@ -502,7 +502,7 @@ def test_settings_come_from_environment_variables(monkeypatch):
     settings = AnomalySettings()
     assert settings.target_alert_rate == 0.01 and settings.min_history == 4
     assert settings.model_version != defaults.model_version
-    assert settings.model_version.startswith("sa2-")
+    assert settings.model_version.startswith("sa3-")
 
 
 @pytest.mark.parametrize(

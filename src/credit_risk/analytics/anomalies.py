@@ -99,6 +99,12 @@ TAIL_QUANTILE = 0.975
 is heavy-tailed in some portfolios (a flight, a month of restraint, a frozen card) and close to
 lognormal in others, and a fixed tail would either flag ordinary months of the first or miss
 plain spikes of the second (see :class:`TailFit`)."""
+TAIL_POINTS = 100
+"""Points a month's tail fit needs beyond its quantile: with many values (a month's purchases)
+the fit moves past ``TAIL_QUANTILE`` to the quantile that still has this many beyond it (about
+a 10 % error on the quantile), so a source whose far tail is heavier than its near one (many
+ordinary purchases 20-50x the usual basket) is measured where single large purchases are
+judged; with few (a month's customers) it stays at ``TAIL_QUANTILE``."""
 LARGE_LINE_Z = 1.0
 """A purchase counts as large for a customer from this robust z of its log size (about one in
 five of their ordinary purchases is): ``large_purchase`` asks whether the month has more of them,
@@ -119,8 +125,9 @@ class TailFit:
 
     The scale is the z-scores' median absolute deviation about 0 (never tighter than a standard
     normal's: calibration may only make a detector more careful), the degrees of freedom those
-    for which the t has the same ratio of its ``TAIL_QUANTILE`` to its MAD as the month's
-    z-scores. Anomalies are a few percent at most, so they barely move either figure.
+    for which the t has the same ratio of a far quantile to its MAD as the month's z-scores
+    (``TAIL_QUANTILE``, or further out when ``TAIL_POINTS`` values lie beyond). Anomalies
+    are a few percent at most, so they barely move either figure.
     """
 
     spread: float = float(stats.norm.isf(0.25))
@@ -135,7 +142,6 @@ class TailFit:
 
 
 _FIT_DEGREES = np.geomspace(1.5, 200.0, 120)
-_FIT_RATIOS = stats.t.isf(1 - TAIL_QUANTILE, _FIT_DEGREES) / stats.t.isf(0.25, _FIT_DEGREES)
 
 
 def fit_tail(z: pd.Series | np.ndarray) -> TailFit:
@@ -145,9 +151,11 @@ def fit_tail(z: pd.Series | np.ndarray) -> TailFit:
     if values.size < MIN_PORTFOLIO:
         return TailFit()
     spread = max(float(np.median(np.abs(values))), TailFit.spread)
-    ratio = max(float(np.quantile(values, TAIL_QUANTILE)), 0.0) / spread
+    quantile = max(TAIL_QUANTILE, 1.0 - TAIL_POINTS / values.size)
+    ratios = stats.t.isf(1 - quantile, _FIT_DEGREES) / stats.t.isf(0.25, _FIT_DEGREES)
+    ratio = max(float(np.quantile(values, quantile)), 0.0) / spread
     # the ratios fall as the degrees of freedom grow: interpolate on the reversed grid
-    degrees = float(np.interp(ratio, _FIT_RATIOS[::-1], _FIT_DEGREES[::-1]))
+    degrees = float(np.interp(ratio, ratios[::-1], _FIT_DEGREES[::-1]))
     return TailFit(spread=spread, degrees_of_freedom=degrees)
 
 
@@ -583,7 +591,13 @@ def _spend_probability(
     count_z = count_z - (float(count_z[eligible].median()) if learned else 0.0)
     frame["purchase_count_z"] = count_z
     counted = fit_tail(count_z[eligible]).sf(count_z)
-    return np.where(worth, np.clip(2 * np.minimum(money, counted), 0.0, 1.0), 1.0)
+    # A spree raises both at once: Fisher's combination of the two, beside each alone (three
+    # tests, hence the factor 3). The two are correlated in ordinary months, which makes the
+    # combination a little bold; each tail is calibrated on the month, which keeps it in check.
+    with np.errstate(divide="ignore"):
+        both = stats.chi2.sf(-2 * (np.log(money) + np.log(counted)), 4)
+    p = 3 * np.minimum(np.minimum(money, counted), both)
+    return np.where(worth, np.clip(p, 0.0, 1.0), 1.0)
 
 
 def _large_purchase_probability(

@@ -9,7 +9,7 @@ import json
 from pydantic import model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-MODEL_FAMILY = "sa2"
+MODEL_FAMILY = "sa3"
 """Bump when a detector changes meaning: it prefixes every model_version."""
 
 
@@ -99,7 +99,7 @@ class AnomalySettings(BaseSettings):
 
     @property
     def model_version(self) -> str:
-        """``sa2-<hash of the settings>``: which settings produced a row."""
+        """``sa3-<hash of the settings>``: which settings produced a row."""
         digest = hashlib.sha256(json.dumps(self.model_dump(), sort_keys=True).encode()).hexdigest()
         return f"{MODEL_FAMILY}-{digest[:10]}"
 
