@@ -1,10 +1,10 @@
 """Precision and recall of the spending-anomaly detectors on two synthetic sources, seed by seed.
 
 For each source and seed: generate an extract with its injected, labelled anomalies, load and
-publish it into a throwaway database (``pipeline.run(..., validate=False)``), score every month
-(``evaluate_anomalies``, the code that fills ``spend_anomalies``) and compare with labels.csv,
-side by side with the seed's Power BI rule (spend > 1.5 x the 6-month average, the month
-included), on the same eligible customer-months. Default settings, ``CREDIT_RISK_ANOMALY_*``
+publish it into a throwaway database (``steps.publish_extract(..., validate=False)``), score every
+month (``evaluate_anomalies``, the code that fills ``spend_anomalies``) and compare with
+labels.csv, side by side with the seed's Power BI rule (spend > 1.5 x the 6-month average, the
+month included), on the same eligible customer-months. Default settings, ``CREDIT_RISK_ANOMALY_*``
 honoured.
 
 Why two sources: the detectors were developed on the main generator (``realistic``), so its
@@ -49,7 +49,7 @@ from credit_risk.analytics.anomalies import (
 )
 from credit_risk.generate.holdout import generate_holdout
 from credit_risk.generate.realistic import LABELS_FILE, generate_realistic
-from credit_risk.pipeline import run as run_pipeline
+from credit_risk.steps import publish_extract as run_pipeline
 
 CLEAR_RECALL, CLEAR_PRECISION, SUBTLE_RECALL, DECEMBER_FLAGGED = 0.85, 0.80, 0.30, 0.015
 SUBTLE = "subtle_spike"

@@ -1,11 +1,11 @@
 """Dashboard benchmark: latency of every endpoint on a 100k-customer, 12-month warehouse.
 
 One run generates (or reuses) a realistic extract, loads and publishes it with
-``pipeline.run(validate=False)`` into a throwaway database, adds the analytics tables other jobs
-build (``spend_anomalies``, ``high_risk_predictions``, created by their include/sql files, one
-synthetic row per customer-month, and ``high_risk_prediction_segments`` counted by the scoring
-job's own statements), then starts the dashboard with uvicorn in a subprocess and times each
-endpoint N times over loopback HTTP with httpx. It prints p50/p95/max per endpoint and whether
+``steps.publish_extract(validate=False)`` into a throwaway database, adds the analytics tables
+other jobs build (``spend_anomalies``, ``high_risk_predictions``, created by their include/sql
+files, one synthetic row per customer-month, and ``high_risk_prediction_segments`` counted by the
+scoring job's own statements), then starts the dashboard with uvicorn in a subprocess and times
+each endpoint N times over loopback HTTP with httpx. It prints p50/p95/max per endpoint and whether
 p95 < 100 ms.
 
 It is a measurement, not a test: the exit code is 0 whatever the figures.
@@ -46,7 +46,7 @@ from bench_db import (
     server_cursor,
     warehouse_in,
 )
-from credit_risk import pipeline
+from credit_risk import steps
 from credit_risk.analytics.model import refresh_prediction_summaries
 from credit_risk.generate.realistic import generate_realistic
 from credit_risk.warehouse.schema import create_tables
@@ -185,7 +185,7 @@ def _load(url: URL, database: str, folder: Path) -> None:
     recreate_database(url, database)
     warehouse = warehouse_in(url, database)
     started = time.perf_counter()
-    pipeline.run(warehouse, folder, validate=False, run_id="bench")
+    steps.publish_extract(warehouse, folder, validate=False, run_id="bench")
     console.print(f"  loaded and published in {time.perf_counter() - started:.0f} s")
     started = time.perf_counter()
     with server_cursor(url, database) as cursor:

@@ -1,9 +1,9 @@
 """How the published suite's distribution checks behave at every portfolio size.
 
-For each size and seed: generate a realistic extract, load and publish it into a throwaway
-database (``pipeline.run(..., validate=False)``), then run the suite's own distribution query
-(``published_suite._distribution``: the SQL the gate runs) for every month against the month
-before it:
+For each size and seed: generate a realistic extract, load and publish it into a throwaway database
+(``steps.publish_extract(..., validate=False)``), then run the suite's own distribution query
+(``published_suite._distribution``: the SQL the gate runs) for every month against the month before
+it:
 
 - **false alarms**: on the months as generated (normal months); a month fails when either
   check (High Risk share, utilization PSI) goes beyond its bound;
@@ -33,7 +33,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench_db import DEFAULT_SERVER_URL, ServerUrl, server_cursor, throwaway_warehouse
-from credit_risk import pipeline
+from credit_risk import steps
 from credit_risk.generate.realistic import generate_realistic
 from credit_risk.quality.published_suite import _distribution
 from credit_risk.settings import get_settings
@@ -87,8 +87,8 @@ def _measure_source(url: str, source: Path, label: str, seed: int, keep: bool) -
     """Every month of ``source`` against the month before, as delivered and damaged."""
     results = []
     with throwaway_warehouse(url, "bench_gate", keep=keep, say=console.print) as warehouse:
-        report = pipeline.run(warehouse, source, None, validate=False)
-        month_list = report.load.partition_months
+        report = steps.publish_extract(warehouse, source, None, validate=False)
+        month_list = report.loaded["months"]
         with server_cursor(url, warehouse.database) as cursor:
             for month in month_list[1:]:
                 normal = _verdict(cursor, month, [month], "published_customer_month")

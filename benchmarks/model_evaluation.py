@@ -1,7 +1,7 @@
 """Out-of-time quality of the next-month high-risk model on realistic data, seed by seed.
 
 For each seed: generate a realistic extract, load and publish it into a throwaway database
-(``pipeline.run(..., validate=False)``), score the latest month with
+(``steps.publish_extract(..., validate=False)``), score the latest month with
 ``score_customers`` (default settings, ``CREDIT_RISK_MODEL_*`` honoured) and print the champion's
 out-of-time AUC beside the logistic baseline's, plus two references that explain the numbers:
 
@@ -43,7 +43,7 @@ from credit_risk.analytics.model import (
     score_customers,
 )
 from credit_risk.generate.realistic import generate_realistic
-from credit_risk.pipeline import run as run_pipeline
+from credit_risk.steps import publish_extract as run_pipeline
 
 TARGET_AUC = 0.80
 SHORT_NAMES = {BASELINE: "logit", CHALLENGER: "hgb"}

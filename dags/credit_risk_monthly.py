@@ -103,46 +103,57 @@ ANALYTICS_ASSETS = {
     doc_md=__doc__,
 )
 def credit_risk_monthly():
+    # Each task runs the step of credit_risk.steps that has its name (approve_shift records
+    # on-call's answer with steps.decide_shift); run_step adds the warehouse of CONN_ID and
+    # Airflow's fail-now and skip signals. Imports stay inside: parsing the DAG stays light.
+
     @task(doc_md="The month to load (month param, else the data interval) and its extract.")
     def prepare_extract(
         data_interval_start=None, data_interval_end=None, dag_run=None, params=None
     ) -> dict:
-        from credit_risk.orchestration import prepare_extract, run_month
+        from credit_risk import steps
+        from credit_risk.orchestration import airflow_signals, run_month
 
         month = run_month(
             params.get("month"), data_interval_start, data_interval_end, dag_run.run_after
         )
-        return {"month": month, "source": prepare_extract(month, params.get("source") or "")}
+        with airflow_signals():
+            return steps.prepare_extract(month, params.get("source") or "")
 
     @task(doc_md="Input gate: the extract as delivered (files, columns, shares of bad rows).")
     def validate_input(extract: dict, run_id=None) -> dict:
-        from credit_risk.orchestration import validate_input
+        from credit_risk import steps
+        from credit_risk.orchestration import run_step
 
-        return validate_input(extract["source"], extract["month"], CONN_ID, run_id)
+        return run_step(steps.validate_input, CONN_ID, extract["source"], extract["month"], run_id)
 
     @task(doc_md="Bulk-load the month, replacing it; bad rows go to quarantined_rows.")
     def load_month(extract: dict, run_id=None) -> dict:
-        from credit_risk.orchestration import load_month
+        from credit_risk import steps
+        from credit_risk.orchestration import run_step
 
-        return load_month(extract["source"], extract["month"], CONN_ID, run_id)
+        return run_step(steps.load_month, CONN_ID, extract["source"], extract["month"], run_id)
 
     @task(doc_md="Loaded gate: the month's tables reconcile with load_audit.")
     def validate_loaded(extract: dict, run_id=None) -> dict:
-        from credit_risk.orchestration import validate_loaded
+        from credit_risk import steps
+        from credit_risk.orchestration import run_step
 
-        return validate_loaded(extract["month"], CONN_ID, run_id)
+        return run_step(steps.validate_loaded, CONN_ID, extract["month"], run_id)
 
     @task(doc_md="Build the months this refresh changes in candidate tables readers do not see.")
     def build_views(extract: dict, run_id=None) -> dict:
-        from credit_risk.orchestration import build
+        from credit_risk import steps
+        from credit_risk.orchestration import run_step
 
-        return build(extract["month"], CONN_ID, run_id)
+        return run_step(steps.build_views, CONN_ID, extract["month"], run_id)
 
     @task(doc_md="Published gate: row invariants, and each month against the one before.")
     def validate_published(build: dict, run_id=None) -> dict:
-        from credit_risk.orchestration import validate_published
+        from credit_risk import steps
+        from credit_risk.orchestration import run_step
 
-        return validate_published(build, CONN_ID, run_id)
+        return run_step(steps.validate_published, CONN_ID, build, run_id)
 
     @task.branch(doc_md="Publish a month that passed; ask on-call about a distribution shift.")
     def route_verdict(verdict: dict) -> str:
@@ -163,33 +174,37 @@ def credit_risk_monthly():
         doc_md="Replace exactly the built months for readers, in one transaction.",
     )
     def publish_views(build: dict, run_id=None) -> dict:
-        from credit_risk.orchestration import publish
+        from credit_risk import steps
+        from credit_risk.orchestration import run_step
 
-        return publish(build, CONN_ID, run_id)
+        return run_step(steps.publish_views, CONN_ID, build, run_id)
 
     @task(
         outlets=[ANALYTICS_ASSETS["spend_anomalies"]],
         doc_md="Flag the month's spending anomalies from the published data, then check the flags.",
     )
     def detect_anomalies(extract: dict, run_id=None) -> dict:
-        from credit_risk.orchestration import detect_anomalies
+        from credit_risk import steps
+        from credit_risk.orchestration import run_step
 
-        return detect_anomalies(extract["month"], CONN_ID, run_id)
+        return run_step(steps.detect_anomalies, CONN_ID, extract["month"], run_id)
 
     @task(
         outlets=[ANALYTICS_ASSETS["high_risk_predictions"]],
         doc_md="Score each customer's chance of High Risk next month; check the scores.",
     )
     def score_customers(extract: dict, run_id=None) -> dict:
-        from credit_risk.orchestration import score_customers
+        from credit_risk import steps
+        from credit_risk.orchestration import run_step
 
-        return score_customers(extract["month"], CONN_ID, run_id)
+        return run_step(steps.score_customers, CONN_ID, extract["month"], run_id)
 
     @task(doc_md="Log customers per risk segment for the month.")
     def summarize_risk(extract: dict) -> dict:
-        from credit_risk.orchestration import summarize_month
+        from credit_risk import steps
+        from credit_risk.orchestration import run_step
 
-        return summarize_month(extract["month"], CONN_ID)
+        return run_step(steps.summarize_risk, CONN_ID, extract["month"])
 
     extract = prepare_extract()
     built = build_views(extract)

@@ -42,9 +42,10 @@ CONN_ID = WAREHOUSE_CONN_ID
 def credit_risk_refresh_watchdog():
     @task(doc_md="Page on-call about the months past their refresh deadline, once each.")
     def check_refresh_deadline(data_interval_end=None) -> dict:
-        from credit_risk.orchestration import check_refresh_deadline
+        from credit_risk import steps
+        from credit_risk.orchestration import run_step
 
-        return check_refresh_deadline(data_interval_end, CONN_ID)
+        return run_step(steps.check_refresh_deadline, CONN_ID, data_interval_end)
 
     check_refresh_deadline()
 

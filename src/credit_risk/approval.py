@@ -102,16 +102,18 @@ class ShiftApprovalOperator(ApprovalOperator):
         return super().execute(context)
 
     def execute_complete(self, context: Any, event: dict[str, Any]) -> Any:
-        from credit_risk import orchestration  # the warehouse stack: not at DAG parse time
+        from credit_risk import steps  # the warehouse stack: not at DAG parse time
+        from credit_risk.orchestration import run_step
 
         verdict = self._verdict(context)
         month, run_id = verdict["month"], context["run_id"]
         reason = str((event.get("params_input") or {}).get("reason") or "").strip()
         if "error" not in event and event.get("chosen_options") == [self.REJECT]:
             # a rejection stands whatever its reason: record it, then fail
-            orchestration.decide_shift(
-                verdict,
+            run_step(
+                steps.decide_shift,
                 self.conn_id,
+                verdict,
                 run_id,
                 approved=False,
                 decided_by=_decider(event),
@@ -125,9 +127,10 @@ class ShiftApprovalOperator(ApprovalOperator):
             decision = super().execute_complete(context, event)
         except HITLTimeoutError:
             hours = get_settings().shift_approval_hours
-            orchestration.decide_shift(
-                verdict,
+            run_step(
+                steps.decide_shift,
                 self.conn_id,
+                verdict,
                 run_id,
                 approved=False,
                 decided_by=f"nobody decided within {hours:g} h",
@@ -144,9 +147,10 @@ class ShiftApprovalOperator(ApprovalOperator):
                 f"an approval of {month} needs a reason of at least {REASON_MIN_CHARS} "
                 "characters; nothing was recorded: clear this task to decide again"
             )
-        orchestration.decide_shift(
-            verdict,
+        run_step(
+            steps.decide_shift,
             self.conn_id,
+            verdict,
             run_id,
             approved=True,
             decided_by=_decider(decision),

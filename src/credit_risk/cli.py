@@ -22,10 +22,7 @@ if TYPE_CHECKING:  # the commands import what they need: --help stays quick
     import pandas as pd
 
     from credit_risk.quality.errors import ValidationFailedError
-    from credit_risk.quality.runner import SuiteResult
     from credit_risk.warehouse.db import Warehouse
-    from credit_risk.warehouse.load import LoadReport
-    from credit_risk.warehouse.publish import Publication
 
 app = typer.Typer(
     help="Monthly credit-risk monitoring of card customers.",
@@ -72,21 +69,26 @@ def _frame_table(frame: pd.DataFrame, title: str) -> Table:
     return table
 
 
-def _print_load(report: LoadReport) -> None:
-    audit = report.audit.drop(columns=["source_sha256", "source_file"])
+def _print_load(loaded: dict) -> None:
+    import pandas as pd
+
+    audit = pd.DataFrame(loaded["audit"])
+    title = f"Load of {loaded['source']} ({loaded['kind']}): rows per file and month"
+    console.print(_frame_table(audit, title))
+    if loaded["quarantine_reasons"]:
+        reasons = pd.DataFrame(loaded["quarantine_reasons"])
+        console.print(_frame_table(reasons, "Quarantined rows by reason"))
     console.print(
-        _frame_table(audit, f"Load of {report.source} ({report.kind}): rows per file and month")
-    )
-    if len(report.quarantine_reasons):
-        console.print(_frame_table(report.quarantine_reasons, "Quarantined rows by reason"))
-    console.print(
-        f"[bold]{report.rows_read}[/] rows read = [green]{report.rows_loaded}[/] loaded + "
-        f"[yellow]{report.rows_quarantined}[/] quarantined"
+        f"[bold]{loaded['rows_read']}[/] rows read = [green]{loaded['rows_loaded']}[/] loaded + "
+        f"[yellow]{loaded['rows_quarantined']}[/] quarantined"
     )
 
 
-def _print_validation(result: SuiteResult) -> None:
-    console.print(f"[green]passed[/] {result.summary()}")
+def _print_validation(verdict: dict) -> None:
+    console.print(
+        f"[green]passed[/] validation suite {verdict['suite']!r} for {verdict['month']}: "
+        f"{verdict['evaluated']} expectations met. Data Docs: {verdict['data_docs']}"
+    )
 
 
 def _fail_validation(error: ValidationFailedError) -> None:
@@ -204,19 +206,20 @@ def load(
     db_url: DbUrl = None,
 ) -> None:
     """Load an extract, replacing the months it covers, and print the row accounting."""
-    from credit_risk.warehouse.load import load_extract
+    from credit_risk import steps
 
-    _print_load(load_extract(_warehouse(db_url), source, _month(month)))
+    _print_load(steps.load_month(_warehouse(db_url), source, _month(month)))
 
 
-def _print_publication(publication: Publication) -> None:
-    if publication.outcome != "published":
-        console.print(f"{', '.join(publication.months)}: {publication.outcome}")
+def _print_publication(publication: dict) -> None:
+    months = ", ".join(publication["months"])
+    if publication["outcome"] != "published":
+        console.print(f"{months}: {publication['outcome']}")
         return
     console.print(
-        f"published {', '.join(publication.months)}: {publication.customer_month_rows} "
-        f"customer-months and {publication.transaction_rows} transactions "
-        f"(latest published month {publication.latest_month})"
+        f"published {months}: {publication['customer_month_rows']} customer-months and "
+        f"{publication['transaction_rows']} transactions (latest published month "
+        f"{publication['latest_month']})"
     )
 
 
@@ -245,13 +248,13 @@ def build(
     ] = True,
 ) -> None:
     """Build the months a refresh changes, validate them and publish them."""
-    from credit_risk import pipeline
+    from credit_risk import steps
 
     warehouse = _warehouse(db_url)
-    built = pipeline.build_refresh(warehouse, _month(month), full=full)
+    built = steps.build_views(warehouse, _month(month), full=full, wait_seconds=0.0)
     if validate:
-        _print_validation(pipeline.check_published(warehouse, built))
-    _print_publication(pipeline.publish_build(warehouse, built, validate=validate))
+        _print_validation(steps.validate_published(warehouse, built, allow_review=False))
+    _print_publication(steps.publish_views(warehouse, built, validate=validate))
 
 
 @app.command()
@@ -263,17 +266,31 @@ def run(
     validate: Annotated[
         bool, typer.Option(help="Run the Great Expectations gates (input, loaded, published).")
     ] = True,
+    analytics: Annotated[
+        bool,
+        typer.Option(
+            help="Flag anomalies and score customers (each with its suite) for every month "
+            "published."
+        ),
+    ] = True,
 ) -> None:
-    """Validate, load, build, validate, publish and summarize: the pipeline for one extract."""
-    from credit_risk import pipeline
+    """The DAG's whole chain for one extract: input gate, load, loaded gate, build, published
+    gate, publish, anomalies and scoring with their suites, summary."""
+    from credit_risk import pipeline, steps
 
     warehouse = _warehouse(db_url)
-    report = pipeline.run(warehouse, source, _month(month), validate=validate)
-    _print_load(report.load)
-    for result in report.validations:
-        _print_validation(result)
+    report = steps.run_extract(
+        warehouse, source, _month(month), validate=validate, analytics=analytics
+    )
+    _print_load(report.loaded)
+    for verdict in report.validations:
+        _print_validation(verdict)
     if report.published is not None:
         _print_publication(report.published)
+    for flags in report.anomalies:
+        _print_validation(flags)
+    for scores in report.scores:
+        _print_scores(scores)
     console.print(
         _frame_table(pipeline.segment_summary(warehouse), "Customers per risk segment and month")
     )
@@ -337,30 +354,75 @@ def slice_month(
 @app.command()
 @_reported
 def anomalies(month: MonthOption = None, db_url: DbUrl = None) -> None:
-    """Flag spending anomalies from the published data (one month, or all) and list them."""
-    from credit_risk.analytics.anomalies import detect_anomalies
+    """Flag spending anomalies from the published data (one month, or every published month),
+    check the flags with the anomaly suite, and list them."""
+    from credit_risk import steps
+    from credit_risk.analytics.anomalies import published_months
 
-    rows = detect_anomalies(_warehouse(db_url), _month(month))
-    flagged = rows[rows["is_anomaly"].astype(bool)].sort_values("anomaly_score", ascending=False)
-    shown = flagged[["anomaly_reason", "anomaly_score", "customer_id", "month", "monthly_spend"]]
-    console.print(_frame_table(shown.head(50), f"{len(flagged)} of {len(rows)} flagged"))
+    warehouse = _warehouse(db_url)
+    months = [_month(month)] if month else published_months(warehouse)
+    for each in months:
+        _print_validation(steps.detect_anomalies(warehouse, each))
+    if not months:
+        console.print("nothing is published yet: nothing to flag")
+        return
+    flagged = _read(
+        warehouse,
+        "select anomaly_reason, anomaly_score, customer_id, month, monthly_spend "
+        "from spend_anomalies where is_anomaly and month between :first and :last "
+        "order by anomaly_score desc, month, customer_id limit 50",
+        {"first": months[0], "last": months[-1]},
+    )
+    total = _read(
+        warehouse,
+        "select count(*) as customer_months, coalesce(sum(is_anomaly), 0) as flagged "
+        "from spend_anomalies where month between :first and :last",
+        {"first": months[0], "last": months[-1]},
+    ).iloc[0]
+    title = f"{int(total['flagged'])} of {int(total['customer_months'])} flagged"
+    console.print(_frame_table(flagged, title))
+
+
+def _read(warehouse: Warehouse, query: str, params: dict) -> pd.DataFrame:
+    from credit_risk.warehouse.frames import read_frame
+
+    engine = warehouse.engine()
+    try:
+        with engine.connect() as conn:
+            return read_frame(conn, query, params)
+    finally:
+        engine.dispose()
+
+
+def _print_scores(scores: dict) -> None:
+    if scores["status"] != "scored":
+        console.print(f"{scores['month']}: {scores['status']} ({scores['detail']})")
+        return
+    console.print(
+        f"{scores['month']}: scored {scores['n_scored']} customers with "
+        f"{scores['model_version']}; out-of-time AUC {scores['champion_auc']:.3f} (logistic "
+        f"baseline {scores['baseline_auc']:.3f}); {scores['predicted_positive_rate']:.1%} "
+        "predicted to turn high-risk"
+    )
+    if "suite" in scores:
+        _print_validation(scores)
 
 
 @app.command()
 @_reported
 def score(month: MonthOption = None, db_url: DbUrl = None) -> None:
-    """Score every customer's probability of turning high-risk next month."""
-    from credit_risk.analytics.model import score_customers
+    """Score every customer's probability of turning high-risk next month (default: the latest
+    published month), then check the scores with the score suite."""
+    from credit_risk import steps
+    from credit_risk.analytics.anomalies import published_months
 
-    run = score_customers(_warehouse(db_url), _month(month))
-    if run.status != "scored":
-        console.print(f"{run.month}: {run.status} ({run.detail})")
-        return
-    console.print(
-        f"{run.month}: scored {run.n_scored} customers with {run.model_version}; out-of-time "
-        f"AUC {run.champion_auc:.3f} (logistic baseline {run.baseline_auc:.3f}); "
-        f"{run.predicted_positive_rate:.1%} predicted to turn high-risk"
-    )
+    warehouse = _warehouse(db_url)
+    if month is None:
+        months = published_months(warehouse)
+        if not months:
+            _fail("nothing is published yet: run or build a month first")
+        month = months[-1]
+    _print_scores(steps.score_customers(warehouse, _month(month)))
 
 
 @app.command()

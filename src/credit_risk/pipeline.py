@@ -1,7 +1,9 @@
-"""The pipeline's steps as plain functions: what the CLI commands and the DAG's tasks call.
+"""The services the steps are made of: extracts, the three gates, builds, publication,
+analytics with their suites. ``credit_risk.steps`` strings them into the DAG's tasks and the
+CLI's commands; nothing else calls them in sequence.
 
-Each step takes the warehouse (or a path) and a month, never today's date, so that a rerun of a
-month gives the same result.
+Each function takes the warehouse (or a path) and a month, never today's date, so that a rerun
+of a month gives the same result.
 """
 
 from __future__ import annotations
@@ -40,7 +42,6 @@ from credit_risk.warehouse.build import (
 )
 from credit_risk.warehouse.build import build as build_months
 from credit_risk.warehouse.db import Warehouse, WarehouseError, connect
-from credit_risk.warehouse.load import LoadReport, load_extract
 from credit_risk.warehouse.load_transaction import settle_interrupted_loads
 from credit_risk.warehouse.publish import Publication, StaleBuildError, publish
 from credit_risk.warehouse.schema import ensure_tables
@@ -466,49 +467,6 @@ def run_lock(warehouse: Warehouse, month: str | None) -> Iterator[None]:
         finally:
             with contextlib.suppress(MySQLdb.Error):
                 cursor.execute("select release_lock(%s)", (name,))
-
-
-@dataclass
-class RunReport:
-    """What one ``run`` did: the load, each validation, the publication."""
-
-    load: LoadReport
-    validations: list[SuiteResult]
-    published: Publication | None
-
-
-def run(
-    warehouse: Warehouse,
-    source: Path,
-    month: str | None = None,
-    *,
-    validate: bool = True,
-    run_id: str = "cli",
-) -> RunReport:
-    """The gated pipeline for one extract: validate input, load, validate loaded, build the
-    months the load changed, validate them, publish them.
-
-    Any failed gate raises ``ValidationFailedError`` and stops the run; readers keep the last
-    validated months. ``validate=False`` skips the gates (for trusted backfills).
-    """
-    with run_lock(warehouse, month):
-        validations: list[SuiteResult] = []
-        if validate:
-            validations.append(check_input(warehouse, source, month, run_id))
-        report = load_extract(warehouse, source, month, run_id=run_id)
-        for loaded in report.partition_months:
-            if validate:
-                validations.append(check_loaded(warehouse, loaded, run_id))
-            else:
-                with connect(warehouse) as conn:
-                    load_id = ledger.read_ledger(conn.cursor())[loaded].load_id
-                    ledger.record_validated(conn.cursor(), loaded, load_id, run_id)
-                    conn.commit()
-        built = build_months(warehouse, month or report.partition_months[-1], run_id=run_id)
-        if validate:
-            validations.append(check_published(warehouse, built, run_id))
-        published = publish_build(warehouse, built, run_id, validate=validate)
-    return RunReport(report, validations, published)
 
 
 def detect_anomalies(warehouse: Warehouse, month: str, run_id: str = "cli") -> SuiteResult:

@@ -17,7 +17,7 @@ import httpx
 import pandas as pd
 import uvicorn
 
-from credit_risk import pipeline
+from credit_risk import pipeline, steps
 from credit_risk.analytics.model import refresh_prediction_summaries
 from credit_risk.generate.realistic import generate_realistic
 from credit_risk.quality.errors import ValidationFailedError
@@ -73,9 +73,9 @@ def publish_months(
     """
     warehouse = warehouse_from_url(db_url)
     for month in months[:-1]:
-        pipeline.run(warehouse, drops[month], month, validate=False)
-    report = pipeline.run(warehouse, drops[months[-1]], months[-1], validate=validate_last)
-    assert all(result.success for result in report.validations)
+        steps.publish_extract(warehouse, drops[month], month, validate=False)
+    report = steps.publish_extract(warehouse, drops[months[-1]], months[-1], validate=validate_last)
+    assert all(result["success"] for result in report.validations)
 
 
 def fail_next_month(db_url: str, drops: dict[str, Path], month: str = MONTHS[-1]) -> None:

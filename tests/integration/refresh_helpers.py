@@ -1,4 +1,4 @@
-"""Helpers for tests that build and publish outside ``pipeline.run``."""
+"""Helpers for tests that build and publish outside ``steps.publish_extract``."""
 
 from __future__ import annotations
 

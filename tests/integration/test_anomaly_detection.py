@@ -20,8 +20,8 @@ from credit_risk.analytics.anomalies import (
 )
 from credit_risk.generate.realistic import LABELS_FILE, generate_realistic
 from credit_risk.months import month_range
-from credit_risk.pipeline import run
 from credit_risk.quality.analytics_suite import validate_anomalies
+from credit_risk.steps import publish_extract as run
 from credit_risk.warehouse.db import warehouse_from_url
 from tests.conftest import execute, query
 

@@ -163,3 +163,39 @@ def test_the_dashboard_given_a_url_of_the_wrong_kind_is_one_line():
     assert result.returncode == 1
     assert "Traceback" not in result.stderr and "s3cret-pw" not in result.stderr
     assert "is not a MySQL/MariaDB URL" in result.stderr
+
+
+def test_run_is_the_dags_whole_chain_and_analytics_commands_run_their_suites(db_url, tmp_path):
+    extract = tmp_path / "seven-months"
+    generate_realistic(extract, customers=300, months=7, start="2024-01", seed=21)
+    result = credit_risk(db_url, "run", "--source", str(extract))
+    assert result.returncode == 0, result.stderr
+    months = [f"2024-{month:02d}" for month in range(1, 8)]
+    suites = query(
+        db_url,
+        "select suite, count(distinct partition_month) from validation_runs "
+        "where is_success group by suite order by suite",
+    )
+    # the gates of every month, then the anomaly suite of every month published and the score
+    # suite of every month that had the history to be scored
+    counts = dict(suites)
+    assert counts["anomalies"] == 7 and counts["published"] >= 1 and counts["loaded"] == 7
+    scored = query(
+        db_url,
+        "select scored_month from model_runs where run_status = 'scored' order by scored_month",
+    )
+    assert scored and counts["scores"] == len({month for (month,) in scored})
+    assert query(db_url, "select distinct month from spend_anomalies order by month") == [
+        (month,) for month in months
+    ]
+    output = " ".join(result.stdout.split())
+    assert "passed validation suite 'anomalies' for 2024-07" in output
+    assert "2024-07: scored" in output
+    before = dict(query(db_url, "select suite, count(*) from validation_runs group by suite"))
+    anomalies = credit_risk(db_url, "anomalies", "--month", "2024-07")
+    score = credit_risk(db_url, "score")  # the latest published month: 2024-07
+    assert anomalies.returncode == 0 and score.returncode == 0, anomalies.stderr + score.stderr
+    after = dict(query(db_url, "select suite, count(*) from validation_runs group by suite"))
+    assert after["anomalies"] == before["anomalies"] + 1
+    assert after["scores"] == before["scores"] + 1
+    assert "flagged" in anomalies.stdout and "2024-07: scored" in " ".join(score.stdout.split())

@@ -21,7 +21,7 @@ import time
 import pandas as pd
 import pytest
 
-from credit_risk import pipeline
+from credit_risk import pipeline, steps
 from credit_risk.generate.realistic import generate_realistic
 from credit_risk.warehouse.db import warehouse_from_url
 from credit_risk.warehouse.load import load_extract
@@ -131,7 +131,7 @@ def test_a_load_killed_at_any_step_leaves_february_whole_and_readers_do_not_wait
     url = server.url(database)
     warehouse = warehouse_from_url(url)
     for month in ("2024-01", "2024-02"):
-        pipeline.run(warehouse, drops[month], month)
+        steps.publish_extract(warehouse, drops[month], month)
 
     crashed = crashing_load(server, step, target, url, drops["corrected"])
     if target == "client":

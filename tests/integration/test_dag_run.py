@@ -6,8 +6,9 @@ import pendulum
 import pytest
 
 from credit_risk.months import add_months, month_range
-from credit_risk.pipeline import GenerationSpec, generated_dataset, run
+from credit_risk.pipeline import GenerationSpec, generated_dataset
 from credit_risk.settings import get_settings
+from credit_risk.steps import publish_extract as run
 from credit_risk.warehouse.db import warehouse_from_url
 from tests.conftest import REPO_ROOT, query
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from credit_risk.dashboard import create_app
-from credit_risk.pipeline import run
+from credit_risk.steps import publish_extract as run
 from credit_risk.warehouse.db import warehouse_from_url
 from tests.integration import dashboard_data as data
 

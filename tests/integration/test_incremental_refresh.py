@@ -1,9 +1,8 @@
 """Monthly refreshes build only what changes, and always equal a full rebuild.
 
-Every test drives the real steps (``pipeline.run`` or the steps the DAG's tasks call) against a
-real MariaDB; the reference is ``credit-risk build --full``: every month rebuilt from the loaded
-tables.
-"""
+Every test drives the real steps (``steps.publish_extract`` or the steps the DAG's tasks call)
+against a real MariaDB; the reference is ``credit-risk build --full``: every month rebuilt from the
+loaded tables."""
 
 from __future__ import annotations
 
@@ -16,7 +15,7 @@ import MySQLdb
 import pandas as pd
 import pytest
 
-from credit_risk import catalog, pipeline
+from credit_risk import catalog, pipeline, steps
 from credit_risk.generate.realistic import generate_realistic
 from credit_risk.months import month_range
 from credit_risk.quality.errors import ValidationFailedError
@@ -107,7 +106,7 @@ def test_refreshes_and_out_of_order_reloads_equal_a_full_rebuild(db_url, drops):
     warehouse = warehouse_from_url(db_url)
     built = {}
     for month in MONTHS:
-        built[month] = pipeline.run(warehouse, drops[month], month).published.months
+        built[month] = steps.publish_extract(warehouse, drops[month], month).published["months"]
     # a new month builds itself alone, whatever the history
     assert all(months == [month] for month, months in built.items())
     for step, drop in (
@@ -116,7 +115,7 @@ def test_refreshes_and_out_of_order_reloads_equal_a_full_rebuild(db_url, drops):
         ("2024-12", "2024-12b"),
         ("2024-03", "2024-03"),
     ):
-        months = pipeline.run(warehouse, drops[drop], step).published.months
+        months = steps.publish_extract(warehouse, drops[drop], step).published["months"]
         # a reload rebuilds the month and the five after it whose windows read it, no more
         assert months == MONTHS[MONTHS.index(step) :][:6]
     assert set(ledger_states(db_url).values()) == {"published"}
@@ -135,12 +134,14 @@ def test_refreshes_and_out_of_order_reloads_equal_a_full_rebuild(db_url, drops):
 def test_a_failed_month_is_never_published_by_the_good_months_after_it(db_url, drops, tmp_path):
     warehouse = warehouse_from_url(db_url)
     for month in MONTHS[:3]:
-        pipeline.run(warehouse, drops[month], month)
+        steps.publish_extract(warehouse, drops[month], month)
     with pytest.raises(ValidationFailedError, match="High Risk share"):
-        pipeline.run(warehouse, shifted(drops["2024-04"], tmp_path / "bad-april"), "2024-04")
+        steps.publish_extract(
+            warehouse, shifted(drops["2024-04"], tmp_path / "bad-april"), "2024-04"
+        )
     for month in ("2024-05", "2024-06"):
         with pytest.raises(MonthBlockedError) as blocked:
-            pipeline.run(warehouse, drops[month], month)
+            steps.publish_extract(warehouse, drops[month], month)
         message = str(blocked.value)
         assert message.startswith(f"{month} is blocked: 2024-04")
         assert "failed validate_published" in message and "rerun 2024-04" in message
@@ -158,8 +159,8 @@ def test_a_failed_month_is_never_published_by_the_good_months_after_it(db_url, d
         "2024-06": "validated",
     }
     # the fix: April's good extract; its run publishes May and June, which were waiting
-    report = pipeline.run(warehouse, drops["2024-04"], "2024-04")
-    assert report.published.months == ["2024-04", "2024-05", "2024-06"]
+    report = steps.publish_extract(warehouse, drops["2024-04"], "2024-04")
+    assert report.published["months"] == ["2024-04", "2024-05", "2024-06"]
     assert set(ledger_states(db_url).values()) == {"published"}
     assert_equals_a_full_rebuild(db_url)
 
@@ -167,15 +168,15 @@ def test_a_failed_month_is_never_published_by_the_good_months_after_it(db_url, d
 def test_a_month_that_fails_on_reload_keeps_its_last_good_version(db_url, drops, tmp_path):
     warehouse = warehouse_from_url(db_url)
     for month in MONTHS[:4]:
-        pipeline.run(warehouse, drops[month], month)
+        steps.publish_extract(warehouse, drops[month], month)
     before = published(db_url)
     with pytest.raises(ValidationFailedError):
-        pipeline.run(warehouse, shifted(drops["2024-02"], tmp_path / "bad-feb"), "2024-02")
+        steps.publish_extract(warehouse, shifted(drops["2024-02"], tmp_path / "bad-feb"), "2024-02")
     assert published(db_url) == before
     # the months after it that read it are blocked until it is fixed
     with pytest.raises(MonthBlockedError, match="2024-05 is blocked: 2024-02"):
-        pipeline.run(warehouse, drops["2024-05"], "2024-05")
-    assert pipeline.run(warehouse, drops["2024-02"], "2024-02").published.months == [
+        steps.publish_extract(warehouse, drops["2024-05"], "2024-05")
+    assert steps.publish_extract(warehouse, drops["2024-02"], "2024-02").published["months"] == [
         "2024-02",
         "2024-03",
         "2024-04",
@@ -198,7 +199,9 @@ def test_a_backfill_behind_later_months_fills_the_gap_it_leaves(db_url, drops):
         "2024-04": ["2024-04", "2024-05", "2024-06"],
     }
     for month, expected in steps.items():
-        assert pipeline.run(warehouse, drops[month], month).published.months == expected, month
+        assert (
+            steps.publish_extract(warehouse, drops[month], month).published["months"] == expected
+        ), month
     assert query(db_url, "select count(*) from validation_runs where not is_success") == [(0,)]
     assert_equals_a_full_rebuild(db_url)
 
@@ -206,9 +209,11 @@ def test_a_backfill_behind_later_months_fills_the_gap_it_leaves(db_url, drops):
 def test_months_published_in_any_order_equal_a_full_rebuild(db_url, drops):
     """A parallel backfill publishes months in whatever order their runs get there."""
     warehouse = warehouse_from_url(db_url)
-    assert pipeline.run(warehouse, drops["2024-02"], "2024-02").published.months == ["2024-02"]
+    assert steps.publish_extract(warehouse, drops["2024-02"], "2024-02").published["months"] == [
+        "2024-02"
+    ]
     # January comes later: it is published with February, whose windows read it
-    assert pipeline.run(warehouse, drops["2024-01"], "2024-01").published.months == [
+    assert steps.publish_extract(warehouse, drops["2024-01"], "2024-01").published["months"] == [
         "2024-01",
         "2024-02",
     ]
@@ -226,7 +231,7 @@ def test_months_published_in_any_order_equal_a_full_rebuild(db_url, drops):
 def test_a_refresh_waits_for_a_month_another_run_is_loading(db_url, drops):
     warehouse = warehouse_from_url(db_url)
     for month in MONTHS[:2]:
-        pipeline.run(warehouse, drops[month], month)
+        steps.publish_extract(warehouse, drops[month], month)
     for month in ("2024-03", "2024-04"):
         load_extract(warehouse, drops[month], month)
     pipeline.check_loaded(warehouse, "2024-04")
@@ -242,21 +247,23 @@ def test_a_refresh_waits_for_a_month_another_run_is_loading(db_url, drops):
 def test_a_gap_in_the_months_is_named(db_url, drops):
     warehouse = warehouse_from_url(db_url)
     for month in MONTHS[:2]:
-        pipeline.run(warehouse, drops[month], month)
+        steps.publish_extract(warehouse, drops[month], month)
     with pytest.raises(MonthNotReadyError, match="2024-04 waits for 2024-03: not loaded"):
-        pipeline.run(warehouse, drops["2024-04"], "2024-04")
+        steps.publish_extract(warehouse, drops["2024-04"], "2024-04")
     assert "2024-04" not in {m for (m,) in query(db_url, "select month from risk_segmentation")}
 
 
 def test_two_runs_of_one_month_at_once_both_end_well(db_url, drops, caplog):
     warehouse = warehouse_from_url(db_url)
     for month in MONTHS[:5]:
-        pipeline.run(warehouse, drops[month], month)
+        steps.publish_extract(warehouse, drops[month], month)
     outcomes: list[object] = []
 
     def run_june() -> None:
         try:
-            outcomes.append(pipeline.run(warehouse, drops["2024-06"], "2024-06", run_id="twin"))
+            outcomes.append(
+                steps.publish_extract(warehouse, drops["2024-06"], "2024-06", run_id="twin")
+            )
         except Exception as error:
             outcomes.append(error)
 
@@ -272,7 +279,7 @@ def test_two_runs_of_one_month_at_once_both_end_well(db_url, drops, caplog):
                 thread.join()
     finally:
         logger.removeHandler(caplog.handler)
-    assert [type(outcome).__name__ for outcome in outcomes] == ["RunReport", "RunReport"]
+    assert [type(outcome).__name__ for outcome in outcomes] == ["ChainReport", "ChainReport"]
     assert "another run of 2024-06 is in progress" in caplog.text
     assert candidate_tables(db_url) == []
     assert query(db_url, "select count(*) from validation_runs where not is_success") == [(0,)]
@@ -283,7 +290,7 @@ def test_interleaved_task_steps_of_two_runs_of_one_month(db_url, drops):
     """What the DAG's tasks of two runs of one month can do in between each other."""
     warehouse = warehouse_from_url(db_url)
     for month in MONTHS[:3]:
-        pipeline.run(warehouse, drops[month], month)
+        steps.publish_extract(warehouse, drops[month], month)
     month = "2024-04"
     # run A loads, validates and builds; run B reloads the month before A publishes
     load_extract(warehouse, drops[month], month, run_id="A")
@@ -314,7 +321,7 @@ def test_a_build_gone_stale_is_built_again_before_publishing(db_url, drops):
     April's refresh leaves it); May's publication notices and builds again."""
     warehouse = warehouse_from_url(db_url)
     for month in MONTHS[:4]:
-        pipeline.run(warehouse, drops[month], month)
+        steps.publish_extract(warehouse, drops[month], month)
     load_extract(warehouse, drops["2024-05"], "2024-05")
     pipeline.check_loaded(warehouse, "2024-05")
     build_may = pipeline.build_refresh(warehouse, "2024-05")

@@ -12,7 +12,7 @@ from sqlalchemy.engine import make_url
 
 from credit_risk.contract import ExtractRefusedError
 from credit_risk.generate.realistic import generate_realistic
-from credit_risk.pipeline import run
+from credit_risk.steps import publish_extract as run
 from credit_risk.warehouse.db import WarehouseError, warehouse_from_url
 from credit_risk.warehouse.load import load_extract
 from tests.conftest import TEST_SERVER_URL, query

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from credit_risk import pipeline
+from credit_risk import pipeline, steps
 from credit_risk.contract import ExtractRefusedError
 from credit_risk.generate.realistic import generate_realistic
 from credit_risk.quality.errors import ValidationFailedError
@@ -30,7 +30,7 @@ def published_january(new_db_url, tmp_path_factory):
     generate_realistic(root / "full", customers=40, months=2, start="2024-01", seed=6)
     drops = {m: pipeline.slice_month(root / "full", m, root / m) for m in ("2024-01", "2024-02")}
     db_url = new_db_url()
-    pipeline.run(warehouse_from_url(db_url), drops["2024-01"], "2024-01")
+    steps.publish_extract(warehouse_from_url(db_url), drops["2024-01"], "2024-01")
     return db_url, drops["2024-02"], root
 
 
@@ -57,7 +57,7 @@ def test_a_damaged_drop_never_reaches_readers_and_a_published_one_loses_no_row(
     before = published(db_url)
     warehouse = warehouse_from_url(db_url)
     try:
-        pipeline.run(warehouse, target, "2024-02")
+        steps.publish_extract(warehouse, target, "2024-02")
     except (ExtractRefusedError, ValidationFailedError, MonthBlockedError):
         assert published(db_url) == before
         return

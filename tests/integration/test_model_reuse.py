@@ -21,7 +21,7 @@ from credit_risk.analytics.model import (
     score_customers,
 )
 from credit_risk.generate.realistic import generate_realistic
-from credit_risk.pipeline import run
+from credit_risk.steps import publish_extract as run
 from credit_risk.warehouse.db import warehouse_from_url
 from tests.conftest import execute, query
 

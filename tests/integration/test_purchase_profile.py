@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from credit_risk.analytics.anomalies import AnomalySettings, profile_aggregates, window_aggregates
 from credit_risk.generate.realistic import generate_realistic
-from credit_risk.pipeline import run
+from credit_risk.steps import publish_extract as run
 from credit_risk.warehouse.db import connect, warehouse_from_url
 from credit_risk.warehouse.schema import ensure_tables
 from credit_risk.warehouse.upgrade import missing_profile_months

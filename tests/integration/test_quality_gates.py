@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from credit_risk import pipeline
+from credit_risk import pipeline, steps
 from credit_risk.generate.realistic import generate_realistic
 from credit_risk.quality.errors import ValidationFailedError
 from credit_risk.quality.input_suite import validate_input
@@ -37,8 +37,8 @@ def published_two_months(new_db_url, drops, tmp_path_factory):
     db_url = new_db_url()
     warehouse = warehouse_from_url(db_url)
     for month in MONTHS[:2]:
-        report = pipeline.run(warehouse, drops[month], month)
-        assert [result.success for result in report.validations] == [True, True, True]
+        report = steps.publish_extract(warehouse, drops[month], month)
+        assert [result["success"] for result in report.validations] == [True, True, True]
     return warehouse, db_url
 
 
@@ -271,14 +271,14 @@ def test_a_small_portfolio_turning_high_risk_is_caught_beyond_sampling_noise(new
     small = {month: pipeline.slice_month(root / "full", month, root / month) for month in MONTHS}
     warehouse = warehouse_from_url(new_db_url())
     for month in MONTHS[:2]:
-        report = pipeline.run(warehouse, small[month], month)  # every gate passes
-        assert all(result.success for result in report.validations), month
+        report = steps.publish_extract(warehouse, small[month], month)  # every gate passes
+        assert all(result["success"] for result in report.validations), month
     statements = pd.read_csv(small["2024-03"] / "statements.csv", dtype=str)
     limits = statements["credit_limit"].astype(float)
     statements["outstanding_balance"] = (limits * 0.95).map("{:.2f}".format)
     statements.to_csv(small["2024-03"] / "statements.csv", index=False)
     with pytest.raises(ValidationFailedError) as refused:
-        pipeline.run(warehouse, small["2024-03"], "2024-03")
+        steps.publish_extract(warehouse, small["2024-03"], "2024-03")
     columns = {failure.column for failure in refused.value.failures}
     assert columns == {"high_risk_share_shift_beyond_noise", "utilization_psi_beyond_noise"}
     assert "what sampling noise explains" in " ".join(str(refused.value).split())  # wrapped

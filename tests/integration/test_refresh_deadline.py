@@ -13,7 +13,7 @@ import pandas as pd
 import pendulum
 import pytest
 
-from credit_risk import pipeline
+from credit_risk import pipeline, steps
 from credit_risk.deadline import check_refresh_deadline, due_month, month_close
 from credit_risk.generate.realistic import generate_realistic
 from credit_risk.months import month_range
@@ -49,9 +49,9 @@ def late_warehouse(db_url, tmp_path):
             statements["outstanding_balance"] = (limit * 0.95).map("{:.2f}".format)
             statements.to_csv(drop / "statements.csv", index=False)
             with pytest.raises(ValidationFailedError):
-                pipeline.run(warehouse, drop, month)
+                steps.publish_extract(warehouse, drop, month)
         else:
-            pipeline.run(warehouse, drop, month)
+            steps.publish_extract(warehouse, drop, month)
     assert query(db_url, "select month, state from month_ledger order by month") == [
         ("2024-01", "published"),
         ("2024-02", "published"),

@@ -12,8 +12,8 @@ from fastapi.testclient import TestClient
 from credit_risk.analytics.features import load_history
 from credit_risk.dashboard import create_app
 from credit_risk.generate.realistic import generate_realistic
-from credit_risk.pipeline import run
 from credit_risk.settings import get_settings
+from credit_risk.steps import publish_extract as run
 from credit_risk.warehouse.db import warehouse_from_url
 from tests.conftest import query
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from credit_risk import pipeline
+from credit_risk import pipeline, steps
 from credit_risk.generate.realistic import generate_realistic
 from tests.conftest import query
 from tests.integration.airflow_stack import USER, AirflowStack
@@ -212,7 +212,7 @@ def test_row_failures_are_never_offered_for_approval(warehouse, tmp_path, settin
         pipeline.slice_month(full, month, drops / month)
     set_utilization(drops / "2024-02", 0.93)
     settings_env(data_docs_dir=tmp_path / "docs")
-    pipeline.run(warehouse, drops / "2024-01", month="2024-01")
+    steps.publish_extract(warehouse, drops / "2024-01", month="2024-01")
     pipeline.load_extract(warehouse, drops / "2024-02", "2024-02")
     pipeline.check_loaded(warehouse, "2024-02")
     built = build_month(warehouse, "2024-02")
