@@ -171,6 +171,23 @@ def test_a_spike_does_not_raise_its_own_baseline():
     assert spike["spend_scale"] == before["spend_scale"]
 
 
+
+def test_months_the_limit_held_back_do_not_define_the_usual_month():
+    # C1 spends 300 a month, but for three months its card was full: charges declined, 40 spent
+    rows = [*routine("C1", MONTHS[:2], amount=50.0), *routine("C1", MONTHS[2:-1], amount=7.0)]
+    rows += [*crowd(), *routine("C1", [LAST], amount=50.0)]
+    customer_months, transactions = frames(rows)
+    full = (customer_months["customer_id"] == "C1") & customer_months["month"].isin(MONTHS[2:-1])
+    customer_months["utilization_pct"] = np.where(full, 99.5, 30.0)
+    back = row(score_customer_months(customer_months, transactions, SETTINGS), "C1")
+    assert back["active_months"] == 2 and not back["is_anomaly"]
+    # the same months with room on the card are its usual month: back to 300 is a spike
+    customer_months["utilization_pct"] = 30.0
+    spike = row(score_customer_months(customer_months, transactions, SETTINGS), "C1")
+    assert spike["active_months"] == 5 and spike["usual_spend"] < back["usual_spend"]
+    assert spike["z_score"] > back["z_score"] + 1
+
+
 # --- guards ----------------------------------------------------------------------------------
 
 

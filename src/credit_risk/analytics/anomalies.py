@@ -365,8 +365,15 @@ def _spend_features(
     current = current.sort_values("customer_id", ignore_index=True)
     history = window[window["month"] < month].groupby("customer_id").size().rename("history_months")
     # The usual month is one with spending: a card left unused for months (or frozen over its
-    # limit) and then used again is a return, not a spike against zero.
-    prior = window[(window["month"] < month) & (window["monthly_spend"] > 0)]
+    # limit) and then used again is a return, not a spike against zero. Nor does a month that
+    # closed with the card full count: the limit held its spending back (charges declined),
+    # and the month after a payment or a higher limit would look like a spike against it.
+    constrained = (
+        window["utilization_pct"].astype(float) >= settings.constrained_utilization_pct
+        if "utilization_pct" in window
+        else pd.Series(False, index=window.index)
+    )
+    prior = window[(window["month"] < month) & (window["monthly_spend"] > 0) & ~constrained]
     grouped = prior.groupby("customer_id")
     centre = grouped["log_spend"].median().rename("log_usual")
     spread = (
@@ -852,7 +859,8 @@ _CUSTOMER_MONTH_SQL = """
 select
     customer_id, month, cast(monthly_spend as double) as monthly_spend,
     cast(rolling_6_month_avg as double) as rolling_6_month_avg,
-    cast(credit_limit as double) as credit_limit, cash_advance_count,
+    cast(credit_limit as double) as credit_limit,
+    cast(utilization_pct as double) as utilization_pct, cash_advance_count,
     cast(cash_advance_amount as double) as cash_advance_amount
 from published_customer_month
 where month between :first and :last

@@ -23,8 +23,8 @@ class AnomalySettings(BaseSettings):
         target_alert_rate: Largest share of a month's eligible customer-months flagged: the
             highest scores first (the analysts' capacity, not a fit to one data source).
         min_score: Smallest score ever flagged, in standard-normal units of the month's
-            strongest evidence after the correction for five detectors (2.85: a probability of
-            about 1 in 2,300 for the strongest detector). Chosen on the main generator (seeds
+            strongest evidence after the correction for five detectors (2.9: a probability of
+            about 1 in 2,700 for the strongest detector). Chosen on the main generator (seeds
             11-13, 2,000 x 12), as the smallest score, in steps of 0.05, at which its flags are
             80 % right; never on the hold-out source.
         shrinkage_months: Weight, in months, of the portfolio's typical volatility in a
@@ -32,6 +32,10 @@ class AnomalySettings(BaseSettings):
         shrinkage_purchases: The same for the spread of purchase sizes, in purchases.
         count_prior_months: Weight, in months, of the portfolio's rate of small online charges
             and cash advances in a customer's usual rate.
+        constrained_utilization_pct: A prior month that closed with the card this full
+            (utilization, percent of the limit) was held back by the limit: it is left out of
+            the customer's usual month, so the month after a payment or a higher limit is not
+            a spike against it.
         spend_offset: Money added to a month's spend before taking logs, so a near-empty month
             does not make the next ordinary one look infinitely larger.
         min_log_spread: Smallest spread of log spend or ticket size (0.1: about 10 %).
@@ -61,10 +65,11 @@ class AnomalySettings(BaseSettings):
     min_history: int = 3
     baseline_months: int = 12
     target_alert_rate: float = 0.03
-    min_score: float = 2.85
+    min_score: float = 2.9
     shrinkage_months: float = 4.0
     shrinkage_purchases: float = 20.0
     count_prior_months: float = 2.0
+    constrained_utilization_pct: float = 95.0
     spend_offset: float = 25.0
     min_log_spread: float = 0.10
     min_excess_of_usual: float = 1.0
