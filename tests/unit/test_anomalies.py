@@ -171,7 +171,6 @@ def test_a_spike_does_not_raise_its_own_baseline():
     assert spike["spend_scale"] == before["spend_scale"]
 
 
-
 def test_months_the_limit_held_back_do_not_define_the_usual_month():
     # C1 spends 300 a month, but for three months its card was full: charges declined, 40 spent
     rows = [*routine("C1", MONTHS[:2], amount=50.0), *routine("C1", MONTHS[2:-1], amount=7.0)]
