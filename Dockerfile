@@ -56,7 +56,7 @@ COPY --chown=airflow:0 plugins/ plugins/
 RUN pip install --no-cache-dir --no-deps -e . \
     && pip check \
     && python -c "import airflow; assert airflow.__version__ == '${AIRFLOW_VERSION}', airflow.__version__" \
-    && python -c "from credit_risk.settings import SQL_DIR; assert any(SQL_DIR.glob('*.sql')), SQL_DIR"
+    && python -c "from credit_risk.settings import SQL_DIR; assert any(SQL_DIR.glob('*/*.sql')), SQL_DIR"
 
 # Mount points used by docker-compose.yaml: project/data (named volume; the package's default
 # CREDIT_RISK_DATA_DIR, so everything it writes under PROJECT_ROOT/data is kept) and drops/ (your

@@ -1,7 +1,8 @@
 """Names of the warehouse objects, importable without pandas or a database driver.
 
 The DAG file imports this at parse time (for its Asset outlets), so it must stay light.
-Every name here has a file ``include/sql/<name>.sql`` that creates (or, for a model, selects) it.
+Every name here has a file ``include/sql/<layer>/<name>.sql`` that creates (or, for a model,
+selects) it; ``SQL_LAYERS`` says which folder.
 """
 
 from __future__ import annotations
@@ -93,3 +94,36 @@ def candidate_table(published_table: str, build_id: int) -> str:
 
 CANDIDATE_PREFIX = "candidate_b"
 """Every candidate table's name starts with this (the janitor finds strays by it)."""
+
+ANALYTICS_TABLES: tuple[str, ...] = (
+    "spend_anomalies",
+    "high_risk_predictions",
+    "high_risk_prediction_segments",
+    "scored_customer_month",
+    "model_runs",
+    "model_artifacts",
+)
+"""Tables the analytics write after each publication (each job creates its own when missing)."""
+
+SQL_LAYERS: dict[str, tuple[str, ...]] = {
+    "tables": tuple(name for name in TABLES if name not in PUBLISHED_TABLES),
+    "models": MODELS,
+    "published": (*PUBLISHED_TABLES, *PUBLISHED_VIEWS),
+    "analytics": ANALYTICS_TABLES,
+}
+"""The folders of ``include/sql``, by layer: loaded data and bookkeeping (``tables``), the
+per-month models a build runs (``models``), what readers see (``published``: the snapshot
+tables and the views over them), what the analytics write (``analytics``)."""
+_LAYER_OF = {name: layer for layer, names in SQL_LAYERS.items() for name in names}
+
+
+def sql_file(name: str) -> str:
+    """The path of ``name``'s SQL file inside ``include/sql``: ``<layer>/<name>.sql``.
+
+    Raises:
+        KeyError: ``name`` is no object of the catalog (add it to its layer first).
+    """
+    try:
+        return f"{_LAYER_OF[name]}/{name}.sql"
+    except KeyError:
+        raise KeyError(f"{name!r} is in no layer of catalog.SQL_LAYERS") from None

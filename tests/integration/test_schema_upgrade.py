@@ -42,7 +42,7 @@ def keys(db_url: str, table: str) -> set[str]:
 
 
 def test_declared_indexes_reads_every_key_of_every_file():
-    for path in sorted(SQL_DIR.glob("*.sql")):
+    for path in sorted(SQL_DIR.rglob("*.sql")):
         text = path.read_text(encoding="utf-8")
         written = re.findall(r"^\s*key\s+(\w+)", text, re.I | re.M)
         assert list(declared_indexes(path.stem)) == written, path.name

@@ -15,7 +15,7 @@ DASHBOARD_JS = PROJECT_ROOT / "src" / "credit_risk" / "dashboard" / "static" / "
 
 
 def test_the_build_writes_exactly_the_catalog_categories():
-    sql = (SQL_DIR / "int_customer_month.sql").read_text(encoding="utf-8")
+    sql = (SQL_DIR / "models" / "int_customer_month.sql").read_text(encoding="utf-8")
     case = sql[sql.index("case\n            when not customer_months.has_statement") :]
     case = case[: case.index("end as risk_category")]
     written = re.findall(r"(?:then|else) '([^']+)'", case)
@@ -39,3 +39,4 @@ def test_the_published_suite_checks_the_catalog_categories():
     source = (PROJECT_ROOT / "src" / "credit_risk" / "quality" / "published_suite.py").read_text()
     assert "value_set=list(catalog.RISK_CATEGORIES)" in source
     assert published_suite.catalog is catalog
+

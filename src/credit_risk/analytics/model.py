@@ -67,7 +67,7 @@ TABLES = (
     "model_runs",
     "model_artifacts",
 )
-"""Tables this module owns, each created from ``include/sql/<name>.sql`` when missing."""
+"""Tables this module owns, each created from ``include/sql/analytics/<name>.sql`` when missing."""
 
 REFRESH_PREDICTION_SEGMENTS = (
     "delete from high_risk_prediction_segments where month = %(month)s",

@@ -2,7 +2,7 @@
 
 A refresh of month M builds the months the ledger's plan names (``ledger.plan_refresh``: M, and
 the months whose windows read a month that changed), one month at a time, with the models in
-``include/sql/int_*.sql``. Each model computes one month of a published table from that
+``include/sql/models/int_*.sql``. Each model computes one month of a published table from that
 month's loaded rows and, for the rolling windows, the five months before it: the build's own
 rows for months it rebuilds, the published rows for the others. The cost of a refresh is then
 the size of the months it builds, whatever the history.

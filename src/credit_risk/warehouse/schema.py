@@ -1,8 +1,9 @@
 """Create the warehouse's tables and views from the files in ``include/sql/``.
 
-Each table or view file holds one statement that creates one object, named like the file; a
-model file (``int_*``) holds the query that computes one month of a published table (see
-``warehouse.build``). Creating objects changes no published data.
+Each table or view file holds one statement that creates one object, named like the file, in
+the folder of its layer (``catalog.SQL_LAYERS``: ``tables/``, ``models/``, ``published/``,
+``analytics/``); a model file (``models/int_*``) holds the query that computes one month of a
+published table (see ``warehouse.build``). Creating objects changes no published data.
 """
 
 from __future__ import annotations
@@ -21,12 +22,12 @@ log = logging.getLogger(__name__)
 
 
 def sql_path(name: str, sql_dir: Path = SQL_DIR) -> Path:
-    """The file that creates (or computes) object ``name``."""
-    return sql_dir / f"{name}.sql"
+    """The file that creates (or computes) object ``name``: ``<layer>/<name>.sql``."""
+    return sql_dir / catalog.sql_file(name)
 
 
 def read_sql(name: str, sql_dir: Path = SQL_DIR) -> str:
-    """The statement in ``include/sql/<name>.sql``, without its trailing semicolon."""
+    """The statement in ``include/sql/<layer>/<name>.sql``, without its trailing semicolon."""
     path = sql_path(name, sql_dir)
     if not path.is_file():
         raise FileNotFoundError(f"no SQL file for {name!r}: expected {path}")
@@ -43,7 +44,7 @@ _DECLARED_COLUMN = re.compile(
 
 
 def declared_columns(name: str, sql_dir: Path = SQL_DIR) -> dict[str, str]:
-    """The columns ``include/sql/<name>.sql`` declares for its table: name -> definition."""
+    """The columns ``name``'s SQL file declares for its table: name -> definition."""
     statement = re.sub(r"--.*$", "", read_sql(name, sql_dir), flags=re.M)
     start = re.search(r"create\s+table[^(]*\(", statement, re.I).end() - 1
     depth = 0
@@ -56,7 +57,7 @@ def declared_columns(name: str, sql_dir: Path = SQL_DIR) -> dict[str, str]:
 
 
 def declared_indexes(name: str, sql_dir: Path = SQL_DIR) -> dict[str, str]:
-    """The secondary keys ``include/sql/<name>.sql`` declares: index name -> column list."""
+    """The secondary keys ``name``'s SQL file declares: index name -> column list."""
     return {
         found["name"]: found["columns"].strip()
         for found in _DECLARED_KEY.finditer(read_sql(name, sql_dir))
