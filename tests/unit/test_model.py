@@ -19,7 +19,6 @@ from credit_risk.analytics.model import (
     SKIPPED,
     UTILIZATION_EDGES,
     ModelSettings,
-    _score_month,
     auc_score,
     best_f1_threshold,
     format_evaluation,
@@ -30,6 +29,7 @@ from credit_risk.analytics.model import (
     population_stability_index,
     train_and_evaluate,
 )
+from credit_risk.analytics.model.job import _score_month
 from credit_risk.months import month_range
 
 FAST = ModelSettings(max_iter=40, min_samples_leaf=20)
