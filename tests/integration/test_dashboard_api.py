@@ -65,7 +65,7 @@ def scenario(request, new_db_url, drops, docs_dir):
         if request.param == "failed":
             data.fail_next_month(db_url, drops)
             data.upgrade_prediction_tables(db_url)
-            patch.setattr(queries, "SMALL_SEGMENT", 0)
+            patch.setattr(queries.lists, "SMALL_SEGMENT", 0)
         app = create_app(warehouse_from_url(db_url))
         with data.running_server(app, data.free_port()) as base:
             yield request.param, db_url, base
