@@ -39,4 +39,3 @@ def test_the_published_suite_checks_the_catalog_categories():
     source = (PROJECT_ROOT / "src" / "credit_risk" / "quality" / "published_suite.py").read_text()
     assert "value_set=list(catalog.RISK_CATEGORIES)" in source
     assert published_suite.catalog is catalog
-
