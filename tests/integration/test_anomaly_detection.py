@@ -119,7 +119,8 @@ def test_the_server_aggregates_give_the_rows_of_scoring_in_memory(detected):
         customer_months = pd.read_sql(
             "select customer_id, month, cast(monthly_spend as double) as monthly_spend, "
             "cast(rolling_6_month_avg as double) as rolling_6_month_avg, "
-            "cast(credit_limit as double) as credit_limit from published_customer_month",
+            "cast(credit_limit as double) as credit_limit, "
+            "cast(utilization_pct as double) as utilization_pct from published_customer_month",
             engine,
         )
         transactions = pd.read_sql(
