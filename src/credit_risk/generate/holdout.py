@@ -1,7 +1,7 @@
 """A second, independent synthetic card portfolio: the hold-out data the anomaly detectors are
 scored on.
 
-Why it exists: the detectors are developed against the main generator (``realistic.py``),
+Why it exists: the detectors are developed against the main generator (``generate.realistic``),
 so a detector measured only on that data may have learnt the generator rather than the
 problem. This module was written separately, from the data contract alone (it imports only the
 file names and the contract's value lists from ``realistic``, none of its spend model), with a
@@ -9,7 +9,7 @@ different spend model and its own anomaly recipes. **It is used only to report d
 quality (precision, recall), never to choose or tune thresholds**: a threshold picked on this
 data would make it one more training set and its numbers optimistic again.
 
-It writes the same three-file extract as ``realistic.py`` (``customers.csv``,
+It writes the same three-file extract as ``generate.realistic`` (``customers.csv``,
 ``statements.csv``, ``transactions.csv``: same columns, formats, sort order, id scheme and
 balance identity, docs/data_contract.md) plus ``labels.csv`` (``customer_id``, ``month``,
 ``anomaly_type``), and the same seed always gives the same bytes.
