@@ -11,10 +11,10 @@ import pytest
 from credit_risk.contract import (
     TRANSACTION_COLUMNS,
     ExtractRefusedError,
-    _strictly_increasing,
     money_values,
     read_contract_csv,
 )
+from credit_risk.contract.checks import _strictly_increasing
 from credit_risk.extract import detect_kind, prepare_extract
 from credit_risk.months import MonthWindow
 
