@@ -115,9 +115,17 @@ class GenerationSpec:
 
         The code's hash keeps a cached dataset from outliving a change to the generator.
         """
-        module = "legacy" if self.profile == "legacy" else "realistic"
-        code = (Path(__file__).parent / "generate" / f"{module}.py").read_bytes()
-        version = hashlib.sha256(code).hexdigest()[:8]
+        module = (
+            Path(__file__).parent
+            / "generate"
+            / ("legacy.py" if self.profile == "legacy" else "realistic")
+        )
+        files = sorted(module.rglob("*.py")) if module.is_dir() else [module]
+        code = hashlib.sha256()
+        for path in files:  # a package: every module of it, in a fixed order
+            code.update(path.relative_to(module.parent).as_posix().encode())
+            code.update(path.read_bytes())
+        version = code.hexdigest()[:8]
         return (
             f"{self.profile}-c{self.customers}-m{self.months}-{self.start}-s{self.seed}-g{version}"
         )
