@@ -32,8 +32,12 @@ def table_counts(db_url: str) -> dict[str, int]:
 def test_the_seed_fixture_gives_26_high_31_medium_43_low_every_month(
     warehouse, db_url, seed_fixture
 ):
-    report = run(warehouse, seed_fixture).load
-    assert (report.rows_read, report.rows_loaded, report.rows_quarantined) == (1200, 1200, 0)
+    loaded = run(warehouse, seed_fixture).loaded
+    assert (loaded["rows_read"], loaded["rows_loaded"], loaded["rows_quarantined"]) == (
+        1200,
+        1200,
+        0,
+    )
     rows = query(
         db_url,
         "select month, risk_category, count(*) from risk_segmentation "
