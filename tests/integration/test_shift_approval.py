@@ -204,6 +204,7 @@ def test_row_failures_are_never_offered_for_approval(warehouse, tmp_path, settin
     approval step is only for months whose every row is valid."""
     from credit_risk.quality.errors import ValidationFailedError
     from credit_risk.warehouse.build import FAILED, load_build
+    from credit_risk.warehouse.load import load_extract
     from tests.integration.refresh_helpers import build_month
 
     full, drops = tmp_path / "full", tmp_path / "drops"
@@ -213,7 +214,7 @@ def test_row_failures_are_never_offered_for_approval(warehouse, tmp_path, settin
     set_utilization(drops / "2024-02", 0.93)
     settings_env(data_docs_dir=tmp_path / "docs")
     steps.publish_extract(warehouse, drops / "2024-01", month="2024-01")
-    pipeline.load_extract(warehouse, drops / "2024-02", "2024-02")
+    load_extract(warehouse, drops / "2024-02", "2024-02")
     pipeline.check_loaded(warehouse, "2024-02")
     built = build_month(warehouse, "2024-02")
     candidate = built.table("published_customer_month")
