@@ -477,16 +477,20 @@ def run_lock(warehouse: Warehouse, month: str | None) -> Iterator[None]:
                 cursor.execute("select release_lock(%s)", (name,))
 
 
-def detect_anomalies(warehouse: Warehouse, month: str, run_id: str = "cli") -> SuiteResult:
+def detect_anomalies(warehouse: Warehouse, month: str, run_id: str = "cli"):
     """Flag the month's spending anomalies from the published data, then check the flags.
 
     Reads the month and the baseline months before it only.
+
+    Returns:
+        The rows written to ``spend_anomalies`` and the flags' suite result.
     """
     from credit_risk.analytics.anomalies import detect_anomalies as detect
     from credit_risk.quality.analytics_suite import validate_anomalies
 
-    detect(warehouse, month)
-    return validate_and_record(lambda: validate_anomalies(warehouse, month), warehouse, run_id)
+    rows = detect(warehouse, month)
+    result = validate_and_record(lambda: validate_anomalies(warehouse, month), warehouse, run_id)
+    return rows, result
 
 
 def score_customers(warehouse: Warehouse, month: str, run_id: str = "cli"):

@@ -233,11 +233,8 @@ def publish_views(
 def detect_anomalies(warehouse: Warehouse, month: str, run_id: str = "cli") -> dict:
     """Flag the month's spending anomalies from the published data, then check the flags
     (the anomaly suite). Reads the month and the baseline months before it only."""
-    result = pipeline.detect_anomalies(warehouse, month, run_id)
-    flagged = _count(
-        warehouse, "select count(*) from spend_anomalies where month = %s and is_anomaly", month
-    )
-    return {**outcome(result), "flagged": flagged}
+    rows, result = pipeline.detect_anomalies(warehouse, month, run_id)
+    return {**outcome(result), "flagged": int(rows["is_anomaly"].astype(bool).sum())}
 
 
 def score_customers(warehouse: Warehouse, month: str, run_id: str = "cli") -> dict:
@@ -388,20 +385,8 @@ def _build(warehouse: Warehouse, build: dict) -> Build:
 
 
 def _records(frame) -> list[dict[str, Any]]:
-    """A small frame as JSON-ready rows (numpy scalars become Python ones)."""
-    return [
-        {column: (value.item() if hasattr(value, "item") else value) for column, value in row}
-        for row in (zip(frame.columns, values, strict=True) for values in frame.to_numpy(object))
-    ]
-
-
-def _count(warehouse: Warehouse, query: str, *params: object) -> int:
-    with connect(warehouse) as conn:
-        cursor = conn.cursor()
-        cursor.execute(query, params)
-        value = cursor.fetchone()[0]
-        conn.commit()
-    return int(value or 0)
+    """A small frame as JSON-ready rows (pandas gives Python scalars, not numpy ones)."""
+    return frame.to_dict("records")
 
 
 __all__ = [
