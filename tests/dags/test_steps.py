@@ -73,3 +73,16 @@ def test_the_steps_import_nothing_of_airflow():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_the_steps_leave_pandas_and_the_suites_to_the_steps_that_need_them():
+    """``credit-risk load`` imports the steps before it starts the server's bulk load: pandas and
+    Great Expectations come later, while the server is already loading."""
+    code = (
+        "import sys, credit_risk.steps\n"
+        "print(sorted(m for m in ('pandas', 'great_expectations') if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"
