@@ -1,6 +1,6 @@
 """Allow ``python -m credit_risk``."""
 
-from credit_risk.cli import app
+from credit_risk.cli import console_script
 
 if __name__ == "__main__":
-    app()
+    console_script()

@@ -10,6 +10,7 @@ load's partition month, or its latest month when the whole file is loaded.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -270,13 +271,23 @@ def _check_statement_agreement(verdicts: Verdicts, rows: pd.DataFrame, months: p
 # --- three-file extract -----------------------------------------------------------------------
 
 
+AccountsReady = Callable[[pd.DataFrame, pd.DataFrame], None]
+"""Called with the accepted customers and statements as soon as those two files are checked,
+before transactions.csv is read: the load writes them while the transactions are checked."""
+
+
 def prepare_three_file(
     folder: Path,
     month: str | None,
     warehouse_customers: set[str] | dict[str, str],
     window: MonthWindow | None = None,
+    accounts_ready: AccountsReady | None = None,
 ) -> PreparedExtract:
     """Check ``customers.csv`` (optional), ``statements.csv`` and ``transactions.csv``.
+
+    The customers and statements are checked first: which of their rows are accepted depends
+    on nothing in transactions.csv (only the month a rejected row is accounted to does, when
+    the whole extract is loaded), so ``accounts_ready`` can write them early.
 
     Args:
         folder: The extract's folder.
@@ -284,6 +295,8 @@ def prepare_three_file(
         warehouse_customers: Customer ids already in the warehouse (a monthly drop may omit
             customers.csv and rely on them), with their account opening dates (``YYYY-MM-DD``,
             empty when unknown) when a dict.
+        window: The months a row may be dated in.
+        accounts_ready: Called with the accepted customers and statements once they are known.
     """
     for name in ("statements.csv", "transactions.csv"):
         if not extract_file(folder, name).exists():
@@ -296,29 +309,16 @@ def prepare_three_file(
         ids = customers_file.rows.loc[customer_verdicts.ok, "customer_id"]
         known.append(pa.array(ids, type=pa.string()))
     known_ids = pc.unique(pa.chunked_array(known, type=pa.string()))
+    opened = _opening_dates(warehouse_customers, customers_file, customer_verdicts)
 
     statements_file = read_contract_csv(
         extract_file(folder, "statements.csv"), "statements", STATEMENT_COLUMNS
     )
-    transactions_file = read_contract_csv(
-        extract_file(folder, "transactions.csv"), "transactions", TRANSACTION_COLUMNS
-    )
     statement_verdicts, statement_months = _check_statements(statements_file.rows)
-    transaction_verdicts, transaction_months = _check_transactions(transactions_file.rows)
-    partitions = _partitions(
-        month,
-        [statement_months, transaction_months],
-        statements_file.path,
-        window,
+    _check_month_rows(
+        statements_file, statement_verdicts, statement_months, "statement_month", month, window
     )
-    opened = _opening_dates(warehouse_customers, customers_file, customer_verdicts)
-    for csv_file, verdicts, months, column in (
-        (statements_file, statement_verdicts, statement_months, "statement_month"),
-        (transactions_file, transaction_verdicts, transaction_months, "transaction_date"),
-    ):
-        check_partition(verdicts, csv_file.rows, months, column, month)
-        check_month_window(verdicts, csv_file.rows, months, column, window)
-        check_known_customer(verdicts, csv_file.rows, known_ids)
+    check_known_customer(statement_verdicts, statements_file.rows, known_ids)
     check_after_opening(
         statement_verdicts,
         statements_file.rows,
@@ -326,18 +326,44 @@ def prepare_three_file(
         "statement_month",
         opened.str[:7],
     )
+    check_unique(
+        statement_verdicts,
+        statements_file.rows,
+        ["customer_id", "statement_month"],
+        Reason.DUPLICATE_STATEMENT,
+    )
+    customers = pd.DataFrame(columns=CUSTOMER_COLUMNS)
+    if customers_file is not None:
+        customers = customers_file.rows.loc[customer_verdicts.ok, CUSTOMER_COLUMNS]
+    statements = statements_file.rows.loc[statement_verdicts.ok, STATEMENT_COLUMNS]
+    if accounts_ready is not None:
+        accounts_ready(customers, statements)
+
+    transactions_file = read_contract_csv(
+        extract_file(folder, "transactions.csv"), "transactions", TRANSACTION_COLUMNS
+    )
+    transaction_verdicts, transaction_months = _check_transactions(transactions_file.rows)
+    partitions = _partitions(
+        month,
+        [statement_months, transaction_months],
+        statements_file.path,
+        window,
+    )
+    _check_month_rows(
+        transactions_file,
+        transaction_verdicts,
+        transaction_months,
+        "transaction_date",
+        month,
+        window,
+    )
+    check_known_customer(transaction_verdicts, transactions_file.rows, known_ids)
     check_after_opening(
         transaction_verdicts,
         transactions_file.rows,
         transactions_file.rows["transaction_date"],
         "transaction_date",
         opened,
-    )
-    check_unique(
-        statement_verdicts,
-        statements_file.rows,
-        ["customer_id", "statement_month"],
-        Reason.DUPLICATE_STATEMENT,
     )
     check_unique(
         transaction_verdicts,
@@ -358,15 +384,12 @@ def prepare_three_file(
         _read_counts(transactions_file, transaction_partition, fallback),
     ]
     files = {"statements": statements_file, "transactions": transactions_file}
-    customers = pd.DataFrame(columns=CUSTOMER_COLUMNS)
     if customers_file is not None:
         customer_partition = pd.Series(fallback, index=customers_file.rows.index, dtype=object)
         quarantines.append(quarantine_frame(customers_file, customer_verdicts, customer_partition))
         read_counts.append(_read_counts(customers_file, customer_partition, fallback))
-        customers = customers_file.rows.loc[customer_verdicts.ok, CUSTOMER_COLUMNS]
         files["customers"] = customers_file
 
-    statements = statements_file.rows.loc[statement_verdicts.ok, STATEMENT_COLUMNS]
     transactions = transactions_file.rows.loc[transaction_verdicts.ok, [*TRANSACTION_COLUMNS, LINE]]
     transactions.insert(
         len(TRANSACTION_COLUMNS), "statement_month", transaction_months[transaction_verdicts.ok]
@@ -382,6 +405,19 @@ def prepare_three_file(
         files=files,
         rows_read=pd.concat(read_counts, ignore_index=True),
     )
+
+
+def _check_month_rows(
+    csv_file: CsvFile,
+    verdicts: Verdicts,
+    months: pd.Series,
+    column: str,
+    month: str | None,
+    window: MonthWindow | None,
+) -> None:
+    """A row must be of the month being loaded (when one is given) and inside the window."""
+    check_partition(verdicts, csv_file.rows, months, column, month)
+    check_month_window(verdicts, csv_file.rows, months, column, window)
 
 
 def _opening_dates(
@@ -469,9 +505,11 @@ def prepare_extract(
     month: str | None,
     warehouse_customers: set[str],
     window: MonthWindow | None = None,
+    accounts_ready: AccountsReady | None = None,
 ) -> PreparedExtract:
     """Check an extract of either format (see ``detect_kind``); rows dated outside ``window``
-    are quarantined (``month_out_of_range``)."""
+    are quarantined (``month_out_of_range``). ``accounts_ready``: see ``prepare_three_file``
+    (a legacy file has no separate accounts, so it is never called)."""
     if detect_kind(source) == "legacy":
         return prepare_legacy(source, month, window)
-    return prepare_three_file(source, month, warehouse_customers, window)
+    return prepare_three_file(source, month, warehouse_customers, window, accounts_ready)

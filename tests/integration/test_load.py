@@ -17,7 +17,7 @@ from credit_risk.warehouse.db import WarehouseError, warehouse_from_url
 from credit_risk.warehouse.load import load_extract
 from tests.conftest import TEST_SERVER_URL, query
 from tests.integration.refresh_helpers import build_month, rebuild_everything
-from tests.unit.test_extract import GOOD_TRANSACTIONS, write_extract
+from tests.unit.test_extract import CUSTOMERS, GOOD_TRANSACTIONS, write_extract
 
 pytestmark = pytest.mark.integration
 
@@ -226,6 +226,52 @@ def test_a_refused_file_loads_nothing_and_keeps_the_previous_data(warehouse, db_
     with pytest.raises(ExtractRefusedError, match="line 1, field 'transaction_date'"):
         load_extract(warehouse, broken, "2024-03")
     assert table_counts(db_url) == before
+
+
+def test_a_file_refused_after_the_accounts_were_written_keeps_the_stored_accounts(
+    warehouse, db_url, tmp_path
+):
+    """The customers and statements are written while transactions.csv is still being
+    checked: when that file is then refused, the load's rollback takes them back too."""
+    load_extract(warehouse, write_extract(tmp_path / "good"), "2024-03")
+    accounts = "select * from statements order by customer_id, statement_month"
+    customers = "select * from customers order by customer_id"
+    before = (query(db_url, accounts), query(db_url, customers))
+    changed = write_extract(
+        tmp_path / "changed",
+        customers=CUSTOMERS + "C9,2023-06-01,gold,north\n",
+        statements="C1,2024-03,9000.00,1.00,,,\nC9,2024-03,100,1,,,\n",
+    )
+    (changed / "transactions.csv").write_bytes(b"transaction_id,customer_id\nT1,C1\n")
+    with pytest.raises(ExtractRefusedError, match=r"transactions\.csv"):
+        load_extract(warehouse, changed, "2024-03")
+    assert (query(db_url, accounts), query(db_url, customers)) == before
+
+
+def test_a_month_only_transactions_csv_has_loses_its_stored_statements(warehouse, db_url, tmp_path):
+    """Loading a whole extract replaces every month it covers, including a month that only
+    its transactions.csv dates rows in: the statements stored for that month go, as the
+    months' other rows do."""
+    load_extract(
+        warehouse,
+        write_extract(
+            tmp_path / "april",
+            statements="C1,2024-04,5000,10,,,\n",
+            transactions="T40,C1,2024-04-02,7.00,purchase,,\n",
+        ),
+    )
+    extract = write_extract(
+        tmp_path / "march",
+        transactions=GOOD_TRANSACTIONS + "T41,C1,2024-04-03,8.00,purchase,,\n",
+    )
+    report = load_extract(warehouse, extract)
+    assert report.partition_months == ["2024-03", "2024-04"]
+    assert query(db_url, "select statement_month, count(*) from statements group by 1") == [
+        ("2024-03", 2)
+    ]
+    assert query(
+        db_url, "select transaction_id from transactions where statement_month = '2024-04'"
+    ) == [("T41",)]
 
 
 def test_a_failure_in_the_middle_of_a_load_rolls_everything_back(warehouse, db_url, tmp_path):

@@ -77,6 +77,11 @@ if TYPE_CHECKING:  # pandas and the checks are imported once the server is at wo
 
 log = logging.getLogger(__name__)
 
+MONTH_TABLES_BESIDE_STATEMENTS = tuple(
+    (table, column) for table, column in MAIN_MONTH_TABLES if table != "statements"
+)
+"""What ``_write`` still clears when the statements were replaced early."""
+
 BASE_PARTITIONED = ("statements", "transactions")
 """The loaded tables with one partition per month."""
 
@@ -263,24 +268,96 @@ def _prepare_and_write(
     load_id: str,
     window: MonthWindow,
 ) -> tuple[PreparedExtract, pd.DataFrame]:
-    """Check the extract while the server loads its transactions early, then write the rest."""
+    """Check the extract while the server loads its transactions early, and write the
+    customers and statements while the transactions are still being checked."""
     early = EarlyTransactionLoad.start(transactions_conn, warehouse, source, month)
-    try:
-        # read and imported only now, while the server is already loading transactions.csv
-        known = _warehouse_customers(conn)
-        from credit_risk.extract import prepare_extract
+    with scratch_folder() as scratch, AccountsWriter(conn, scratch, partitioned) as accounts:
+        try:
+            # read and imported only now, while the server is already loading transactions.csv
+            known = _warehouse_customers(conn)
+            from credit_risk.extract import prepare_extract
 
-        prepared = prepare_extract(source, month, known, window)
-        missing = sorted(set(prepared.partition_months) - partitioned)
-        if missing:
-            raise _MissingPartitions(missing)
-    except BaseException:
-        if early is not None:
-            early.cancel()
-        raise
-    with scratch_folder() as scratch:
-        audit = _write(conn, transactions_conn, prepared, scratch, early, load_id)
+            prepared = prepare_extract(source, month, known, window, accounts.start)
+            missing = sorted(set(prepared.partition_months) - partitioned)
+            if missing:
+                raise _MissingPartitions(missing)
+            accounts.wait()
+        except BaseException:
+            accounts.abandon()
+            if early is not None:
+                early.cancel()
+            raise
+        audit = _write(conn, transactions_conn, prepared, scratch, early, load_id, accounts)
     return prepared, audit
+
+
+class AccountsWriter:
+    """Writes the checked customers and statements on the load's main connection, in a
+    thread, while the client checks transactions.csv.
+
+    Why: they are a third of the rows, and written after all checks they kept the main
+    connection busy for a second while the client sat idle (``load_benchmark.py``). The
+    thread is the connection's only user until ``wait`` returns; the server does the work
+    (``LOAD DATA LOCAL``), so the thread mostly waits outside the GIL.
+
+    It deletes the statements of the months it writes (those of the accepted statements) and
+    remembers them; ``_write`` deletes the load's other months once the checks know them.
+    """
+
+    def __init__(self, conn: MySQLdb.Connection, scratch: Path, partitioned: set[str]) -> None:
+        self.conn = conn
+        self.scratch = scratch
+        self.partitioned = partitioned
+        self.months: list[str] | None = None
+        """The statement months already replaced (None: nothing was written early)."""
+        self._pool = None
+        self._future = None
+
+    def __enter__(self) -> AccountsWriter:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.abandon()
+
+    def start(self, customers: pd.DataFrame, statements: pd.DataFrame) -> None:
+        """Begin writing (``prepare_extract``'s ``accounts_ready``)."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        months = sorted(statements["statement_month"].unique())
+        missing = sorted(set(months) - self.partitioned)
+        if missing:  # the statements need partitions the load has not made yet
+            raise _MissingPartitions(missing)
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="load-accounts")
+        self._future = self._pool.submit(self._write, customers, statements, months)
+
+    def _write(self, customers: pd.DataFrame, statements: pd.DataFrame, months: list[str]) -> None:
+        cursor = self.conn.cursor()
+        if months:
+            clear_months(cursor, months, (("statements", "statement_month"),))
+        _load_accounts(cursor, customers, statements, self.scratch, "replace")
+        self.months = months
+
+    def wait(self) -> None:
+        """Until the write is done; raises what it raised."""
+        if self._future is not None:
+            self._future.result()
+
+    def abandon(self) -> None:
+        """Let a running write finish (the connection can be rolled back only then) and
+        forget its result; the load's rollback undoes it."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+
+
+def _load_accounts(
+    cursor, customers: pd.DataFrame, statements: pd.DataFrame, scratch: Path, mode: str
+) -> None:
+    """Customers ``replace`` the stored ones of the same id (or are ``ignore``d where one is
+    stored); statements go into their months, which the caller has emptied."""
+    if len(customers):
+        _bulk_load(cursor, "customers", customers[CUSTOMER_COLUMNS], scratch, mode)
+    _bulk_load(cursor, "statements", statements[STATEMENT_COLUMNS], scratch)
 
 
 SCRATCH_PREFIX = "credit-risk-load-"
@@ -339,19 +416,25 @@ def _write(
     scratch: Path,
     early: EarlyTransactionLoad | None,
     load_id: str,
+    accounts: AccountsWriter,
 ) -> pd.DataFrame:
     """Replace the load's months with the prepared rows.
 
-    Customers and statements go through ``conn`` while the early load of the transactions (if
-    any) is still running on ``transactions_conn``; then the early load is kept, or replaced by
-    the checked transactions.
+    The customers and statements are written by ``accounts`` (or here, for a legacy file,
+    or when nothing was written early) through ``conn``; then the early load of the
+    transactions (if any) is kept, or replaced by the checked transactions.
     """
     cursor = conn.cursor()
-    clear_months(cursor, prepared.partition_months, MAIN_MONTH_TABLES)
-    if len(prepared.customers):
+    months = prepared.partition_months
+    if accounts.months is None:
+        clear_months(cursor, months, MAIN_MONTH_TABLES)
         mode = "replace" if prepared.customers_replace else "ignore"
-        _bulk_load(cursor, "customers", prepared.customers[CUSTOMER_COLUMNS], scratch, mode)
-    _bulk_load(cursor, "statements", prepared.statements[STATEMENT_COLUMNS], scratch)
+        _load_accounts(cursor, prepared.customers, prepared.statements, scratch, mode)
+    else:
+        clear_months(cursor, months, MONTH_TABLES_BESIDE_STATEMENTS)
+        later = sorted(set(months) - set(accounts.months))
+        if later:  # months only transactions.csv has: their stored statements go too
+            clear_months(cursor, later, (("statements", "statement_month"),))
     # Accounted while the early load may still be running: kept, it holds exactly the checked
     # rows; otherwise the checked load below may quarantine more, so it is accounted again.
     audit = _audit(prepared)
