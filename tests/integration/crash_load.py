@@ -22,16 +22,16 @@ from credit_risk.warehouse.load_transaction import LoadTransaction
 def die_before(step: str, target: str, server_pid: int) -> None:
     victim = os.getpid() if target == "client" else server_pid
     if step == "write rows":  # while the rows are being written, before any commit step
-        from credit_risk.warehouse import load
+        from credit_risk.warehouse import bulk, load
 
-        bulk_load = load._bulk_load
+        bulk_load = bulk.bulk_load
 
         def write_or_die(cursor, table, *args, **kwargs):
             if table == "statements":
                 os.kill(victim, signal.SIGKILL)
             return bulk_load(cursor, table, *args, **kwargs)
 
-        load._bulk_load = write_or_die
+        bulk.bulk_load = load.bulk_load = write_or_die
         return
     verb, branch = step.split()
     original = getattr(LoadTransaction, f"_{verb}")

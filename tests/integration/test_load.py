@@ -377,16 +377,16 @@ def test_a_load_removes_the_scratch_files_a_killed_load_left(warehouse, tmp_path
     import subprocess
     import tempfile
 
-    from credit_risk.warehouse import load as load_module
+    from credit_risk.warehouse import bulk
 
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
     (tmp_path / "tmp").mkdir()
     dead = subprocess.Popen(["sleep", "0"])
     dead.wait()
-    leftover = tmp_path / "tmp" / f"{load_module.SCRATCH_PREFIX}{dead.pid}-abc"
+    leftover = tmp_path / "tmp" / f"{bulk.SCRATCH_PREFIX}{dead.pid}-abc"
     leftover.mkdir()
     (leftover / "transactions.csv").write_text("x" * 1000)
-    live = tmp_path / "tmp" / f"{load_module.SCRATCH_PREFIX}{os.getppid()}-def"
+    live = tmp_path / "tmp" / f"{bulk.SCRATCH_PREFIX}{os.getppid()}-def"
     live.mkdir()
     generate_realistic(tmp_path / "drop", customers=20, months=1, start="2024-01", seed=2)
     load_extract(warehouse, tmp_path / "drop")

@@ -9,14 +9,18 @@ path, ``LOAD DATA LOCAL INFILE``, needs the client's ``local_infile`` flag.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
-from dataclasses import dataclass
+import dataclasses
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 import MySQLdb
-import sqlalchemy as sa
-from sqlalchemy.engine import URL, make_url
 
 from credit_risk.settings import get_settings
+
+if TYPE_CHECKING:  # SQLAlchemy is imported by the reads that use it, not by every command
+    import sqlalchemy as sa
 
 _ACCESS_DENIED_LOCAL_INFILE = {1148, 2068, 3948, 4166}
 """Server/client error codes that mean "LOAD DATA LOCAL is disabled"."""
@@ -57,14 +61,11 @@ SERVER_ERRORS = (
     MySQLdb.OperationalError,
     MySQLdb.InterfaceError,
     MySQLdb.ProgrammingError,
-    sa.exc.OperationalError,
-    sa.exc.InterfaceError,
-    sa.exc.ProgrammingError,
 )
-"""What the driver (raw connections) and SQLAlchemy (reads) raise for a server that is down,
-went away mid-way, refused the login or timed out on a lock, or a warehouse without the
-tables a read needs: for the user to act on, not a defect of the pipeline. (pandas wraps them
-in its ``DatabaseError``; ``driver_error`` unwraps it.)"""
+"""What the driver raises for a server that is down, went away mid-way, refused the login or
+timed out on a lock, or a warehouse without the tables a read needs: for the user to act on,
+not a defect of the pipeline. (SQLAlchemy wraps them in its own errors, and pandas wraps those
+in its ``DatabaseError``; ``driver_error`` unwraps both.)"""
 
 _WHAT_TO_DO = {
     1045: "check the user and password of the warehouse URL",
@@ -81,11 +82,12 @@ _WHAT_TO_DO = {
 
 
 def driver_error(error: BaseException) -> BaseException | None:
-    """The ``SERVER_ERRORS`` error behind ``error`` (itself, or what pandas wrapped), if any."""
+    """The ``SERVER_ERRORS`` error behind ``error`` (itself, or what SQLAlchemy or pandas
+    wrapped), if any."""
     while error is not None:
         if isinstance(error, SERVER_ERRORS):
             return error
-        error = error.__cause__
+        error = getattr(error, "orig", None) or error.__cause__
     return None
 
 
@@ -105,10 +107,80 @@ def describe_server_error(error: BaseException, safe_url: str) -> str:
 
 
 @dataclass(frozen=True)
-class Warehouse:
-    """Where the warehouse is: a parsed SQLAlchemy URL naming a MySQL/MariaDB database."""
+class WarehouseUrl:
+    """A parsed ``mysql://user:password@host:port/database?unix_socket=...`` URL.
 
-    url: URL
+    Why not SQLAlchemy's ``URL``: importing SQLAlchemy costs a tenth of a second, before the
+    load's server can start (``benchmarks/load_benchmark.py``), and the load path never uses
+    it. The parsing is the standard library's; ``sqlalchemy`` gives SQLAlchemy's URL for the
+    reads that need an engine. The method names are SQLAlchemy's, so either reads the same.
+    """
+
+    drivername: str
+    username: str | None = None
+    password: str | None = None
+    host: str | None = None
+    port: int | None = None
+    database: str | None = None
+    query: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def parse(cls, url: str) -> WarehouseUrl:
+        """Raises ``ValueError`` (never quoting ``url``, which may hold a password)."""
+        parts = urlsplit(url)
+        if not parts.scheme or not parts.netloc:
+            raise ValueError("no scheme://host")
+        return cls(
+            drivername=parts.scheme,
+            username=unquote(parts.username) if parts.username is not None else None,
+            password=unquote(parts.password) if parts.password is not None else None,
+            host=parts.hostname,
+            port=parts.port,  # ValueError when not a number
+            database=unquote(parts.path.lstrip("/")) or None,
+            query=dict(parse_qsl(parts.query)),
+        )
+
+    def set(self, **changes: object) -> WarehouseUrl:
+        """A copy with ``changes`` (``username=``, ``password=``, ``database=`` ...)."""
+        return dataclasses.replace(self, **changes)
+
+    def render_as_string(self, hide_password: bool = True) -> str:
+        """The URL again, its password as ``***`` unless ``hide_password`` is False."""
+        login = ""
+        if self.username is not None:
+            login = quote(self.username, safe="")
+            if self.password is not None:
+                login += ":" + ("***" if hide_password else quote(self.password, safe=""))
+            login += "@"
+        host = f"[{self.host}]" if self.host and ":" in self.host else self.host or ""
+        port = f":{self.port}" if self.port else ""
+        database = "/" + quote(self.database, safe="") if self.database else ""
+        query = "?" + urlencode(dict(self.query)) if self.query else ""
+        return f"{self.drivername}://{login}{host}{port}{database}{query}"
+
+    def sqlalchemy(self, drivername: str = "mysql+mysqldb") -> sa.URL:
+        """SQLAlchemy's URL of the same place, with the mysqlclient driver."""
+        import sqlalchemy as sa
+
+        return sa.URL.create(
+            drivername,
+            username=self.username,
+            password=self.password,
+            host=self.host,
+            port=self.port,
+            database=self.database,
+            query=dict(self.query),
+        )
+
+    def __str__(self) -> str:
+        return self.render_as_string(hide_password=True)
+
+
+@dataclass(frozen=True)
+class Warehouse:
+    """Where the warehouse is: a parsed URL naming a MySQL/MariaDB database."""
+
+    url: WarehouseUrl
 
     @property
     def database(self) -> str:
@@ -122,9 +194,9 @@ class Warehouse:
         """The URL with the password hidden, for logs and messages."""
         return self.url.render_as_string(hide_password=True)
 
-    def sqlalchemy_url(self) -> URL:
+    def sqlalchemy_url(self) -> sa.URL:
         """The URL with the mysqlclient driver, for SQLAlchemy/pandas/GX."""
-        return self.url.set(drivername="mysql+mysqldb")
+        return self.url.sqlalchemy()
 
     def engine(self, *, temp_table_mb: int | None = None) -> sa.Engine:
         """A SQLAlchemy engine (reads, reports and tests; the load path uses ``connect``).
@@ -134,6 +206,8 @@ class Warehouse:
                 the server moves it to disk (the servers' default is 16 MB): for reads that
                 group a year of rows (the analytics), 3x faster at 1M rows.
         """
+        import sqlalchemy as sa
+
         engine = sa.create_engine(
             self.sqlalchemy_url(), connect_args={"charset": "utf8mb4"}, pool_pre_ping=True
         )
@@ -155,8 +229,8 @@ def warehouse_from_url(url: str) -> Warehouse:
     Errors never echo the URL as given: it may hold a password.
     """
     try:
-        parsed = make_url(url)
-    except sa.exc.ArgumentError:
+        parsed = WarehouseUrl.parse(url)
+    except ValueError:
         raise WarehouseError(
             "the warehouse URL cannot be parsed; expected mysql://user:password@host:port/database"
         ) from None

@@ -6,10 +6,11 @@ Why it looks like this:
   and a failure half way leaves the previous data untouched. The transaction has two branches
   (XA, ``load_transaction``): transactions load through one connection while the rest loads
   through another, so the server works on both at once.
-- Rows go in through ``LOAD DATA LOCAL INFILE`` from a temporary CSV: even batched multi-row
-  inserts (``pandas.to_sql``) are several times slower (``benchmarks/load_benchmark.py``).
-  A plain transactions.csv is read by the server itself while the client checks the extract,
-  and kept only if the checks agree (``early_load``).
+- Rows go in through ``LOAD DATA LOCAL INFILE`` from a temporary CSV (``bulk``). The work is
+  spread over the two connections and the client: a plain transactions.csv is read by the
+  server itself while the client checks the extract, and kept only if the checks agree
+  (``early_load``); the checked customers and statements are written while the client is
+  still checking transactions.csv (``bulk.AccountsWriter``).
 - ``LOAD DATA LOCAL`` silently skips rows whose key already exists. The only such collision
   left after the contract checks is a transaction id that another month already holds, so when
   fewer rows arrive than were sent the load rolls back to a savepoint, quarantines those ids and
@@ -18,13 +19,8 @@ Why it looks like this:
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import logging
-import os
-import shutil
-import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -32,24 +28,20 @@ from typing import TYPE_CHECKING
 import MySQLdb
 
 from credit_risk.layout import (
-    CUSTOMER_COLUMNS,
     LEGACY_FILE_NAME,
     LINE,
     LOADED_TRANSACTION_COLUMNS,
-    OPTIONAL_COLUMNS,
     QUARANTINE_COLUMNS,
-    STATEMENT_COLUMNS,
     detect_kind,
     extract_file,
 )
 from credit_risk.months import MonthWindow, month_of, validate_month
 from credit_risk.settings import get_settings
+from credit_risk.warehouse.bulk import AccountsWriter, bulk_load, load_accounts, scratch_folder
 from credit_risk.warehouse.db import (
-    LOCAL_INFILE_HELP,
     Warehouse,
     WarehouseError,
     connect,
-    is_local_infile_refused,
 )
 from credit_risk.warehouse.early_load import (
     MAIN_MONTH_TABLES,
@@ -66,7 +58,7 @@ from credit_risk.warehouse.load_transaction import (
     load_lock,
     resolve_interrupted_loads,
 )
-from credit_risk.warehouse.partitions import ensure_partitions
+from credit_risk.warehouse.partitions import MissingPartitions, ensure_partitions
 from credit_risk.warehouse.schema import ensure_tables
 from credit_risk.warehouse.transaction_ids import find_clashes, record_transaction_months
 
@@ -84,37 +76,6 @@ MONTH_TABLES_BESIDE_STATEMENTS = tuple(
 
 BASE_PARTITIONED = ("statements", "transactions")
 """The loaded tables with one partition per month."""
-
-
-class _MissingPartitions(Exception):
-    """The checked extract holds months the load made no partition for (rare: a month that
-    only transactions.csv has); the load is started again with them."""
-
-    def __init__(self, months: list[str]) -> None:
-        super().__init__(", ".join(months))
-        self.months = months
-
-
-def load_data_sql(table: str, frame: pd.DataFrame, mode: str = "") -> str:
-    """``LOAD DATA`` of a CSV written by ``_write_csv`` from ``frame`` into ``table``.
-
-    An optional column is read through a user variable and ``nullif`` only when one of its
-    values is empty: a column read directly costs the server less (statements: 10% less).
-    ``mode`` is ``''``, ``'replace'`` or ``'ignore'``.
-    """
-    optional = OPTIONAL_COLUMNS[table]
-    via_variable = [
-        column
-        for column in frame.columns
-        if column in optional and bool(frame[column].astype("string").fillna("").eq("").any())
-    ]
-    fields = ", ".join(f"@{column}" if column in via_variable else column for column in frame)
-    nulls = ", ".join(f"{column} = nullif(@{column}, '')" for column in via_variable)
-    return (
-        f"load data local infile %s {mode} into table {table} character set utf8mb4 "
-        "fields terminated by ',' optionally enclosed by '\"' escaped by '' "
-        f"lines terminated by '\\n' ignore 1 lines ({fields})" + (f" set {nulls}" if nulls else "")
-    )
 
 
 @dataclass
@@ -215,7 +176,7 @@ def load_extract(
                     record_load(conn.cursor(), prepared.partition_months, xa.gtrid, run_id)
                     xa.commit()
                     break
-                except _MissingPartitions as missing:
+                except MissingPartitions as missing:
                     xa.rollback()
                     ensure_partitions(conn.cursor(), missing.months, BASE_PARTITIONED)
                     partitioned.update(missing.months)
@@ -280,7 +241,7 @@ def _prepare_and_write(
             prepared = prepare_extract(source, month, known, window, accounts.start)
             missing = sorted(set(prepared.partition_months) - partitioned)
             if missing:
-                raise _MissingPartitions(missing)
+                raise MissingPartitions(missing)
             accounts.wait()
         except BaseException:
             accounts.abandon()
@@ -289,115 +250,6 @@ def _prepare_and_write(
             raise
         audit = _write(conn, transactions_conn, prepared, scratch, early, load_id, accounts)
     return prepared, audit
-
-
-class AccountsWriter:
-    """Writes the checked customers and statements on the load's main connection, in a
-    thread, while the client checks transactions.csv.
-
-    Why: they are a third of the rows, and written after all checks they kept the main
-    connection busy for a second while the client sat idle (``load_benchmark.py``). The
-    thread is the connection's only user until ``wait`` returns; the server does the work
-    (``LOAD DATA LOCAL``), so the thread mostly waits outside the GIL.
-
-    It deletes the statements of the months it writes (those of the accepted statements) and
-    remembers them; ``_write`` deletes the load's other months once the checks know them.
-    """
-
-    def __init__(self, conn: MySQLdb.Connection, scratch: Path, partitioned: set[str]) -> None:
-        self.conn = conn
-        self.scratch = scratch
-        self.partitioned = partitioned
-        self.months: list[str] | None = None
-        """The statement months already replaced (None: nothing was written early)."""
-        self._pool = None
-        self._future = None
-
-    def __enter__(self) -> AccountsWriter:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.abandon()
-
-    def start(self, customers: pd.DataFrame, statements: pd.DataFrame) -> None:
-        """Begin writing (``prepare_extract``'s ``accounts_ready``)."""
-        from concurrent.futures import ThreadPoolExecutor
-
-        months = sorted(statements["statement_month"].unique())
-        missing = sorted(set(months) - self.partitioned)
-        if missing:  # the statements need partitions the load has not made yet
-            raise _MissingPartitions(missing)
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="load-accounts")
-        self._future = self._pool.submit(self._write, customers, statements, months)
-
-    def _write(self, customers: pd.DataFrame, statements: pd.DataFrame, months: list[str]) -> None:
-        cursor = self.conn.cursor()
-        if months:
-            clear_months(cursor, months, (("statements", "statement_month"),))
-        _load_accounts(cursor, customers, statements, self.scratch, "replace")
-        self.months = months
-
-    def wait(self) -> None:
-        """Until the write is done; raises what it raised."""
-        if self._future is not None:
-            self._future.result()
-
-    def abandon(self) -> None:
-        """Let a running write finish (the connection can be rolled back only then) and
-        forget its result; the load's rollback undoes it."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
-            self._pool = None
-
-
-def _load_accounts(
-    cursor, customers: pd.DataFrame, statements: pd.DataFrame, scratch: Path, mode: str
-) -> None:
-    """Customers ``replace`` the stored ones of the same id (or are ``ignore``d where one is
-    stored); statements go into their months, which the caller has emptied."""
-    if len(customers):
-        _bulk_load(cursor, "customers", customers[CUSTOMER_COLUMNS], scratch, mode)
-    _bulk_load(cursor, "statements", statements[STATEMENT_COLUMNS], scratch)
-
-
-SCRATCH_PREFIX = "credit-risk-load-"
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's live process
-        return True
-    return True
-
-
-def remove_leftover_scratch(root: Path | None = None) -> list[Path]:
-    """Delete the scratch folders of loads whose process is gone (killed, so its own cleanup
-    never ran); returns what was removed. A folder's name carries its process id."""
-    root = Path(root or tempfile.gettempdir())
-    removed = []
-    for folder in root.glob(f"{SCRATCH_PREFIX}*"):
-        pid = folder.name.removeprefix(SCRATCH_PREFIX).split("-", 1)[0]
-        if folder.is_dir() and pid.isdigit() and not _alive(int(pid)):
-            shutil.rmtree(folder, ignore_errors=True)
-            removed.append(folder)
-    if removed:
-        log.info("removed %d scratch folder(s) of killed loads", len(removed))
-    return removed
-
-
-@contextlib.contextmanager
-def scratch_folder() -> Iterator[Path]:
-    """A folder for the load's CSV files (several MB), removed when the load ends; folders a
-    killed load left behind are removed first."""
-    remove_leftover_scratch()
-    folder = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-"))
-    try:
-        yield folder
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _warehouse_customers(conn: MySQLdb.Connection) -> dict[str, str]:
@@ -429,7 +281,7 @@ def _write(
     if accounts.months is None:
         clear_months(cursor, months, MAIN_MONTH_TABLES)
         mode = "replace" if prepared.customers_replace else "ignore"
-        _load_accounts(cursor, prepared.customers, prepared.statements, scratch, mode)
+        load_accounts(cursor, prepared.customers, prepared.statements, scratch, mode)
     else:
         clear_months(cursor, months, MONTH_TABLES_BESIDE_STATEMENTS)
         later = sorted(set(months) - set(accounts.months))
@@ -471,30 +323,6 @@ def _write(
     return audit
 
 
-def _write_csv(frame: pd.DataFrame, path: Path) -> None:
-    import pyarrow as pa
-    import pyarrow.csv as pacsv
-
-    table = pa.Table.from_pandas(frame.astype("string"), preserve_index=False)
-    pacsv.write_csv(table, path, pacsv.WriteOptions(quoting_style="needed"))
-
-
-def _bulk_load(cursor, table: str, frame: pd.DataFrame, scratch: Path, mode: str = "") -> int:
-    """``LOAD DATA LOCAL INFILE`` one frame into ``table`` through ``scratch/<table>.csv``;
-    returns the rows the server accepted."""
-    if frame.empty:
-        return 0
-    path = scratch / f"{table}.csv"
-    _write_csv(frame, path)
-    try:
-        cursor.execute(load_data_sql(table, frame, mode), (str(path),))
-    except MySQLdb.OperationalError as error:
-        if is_local_infile_refused(error):
-            raise WarehouseError(f"cannot bulk-load {path.name}: {LOCAL_INFILE_HELP}") from error
-        raise
-    return cursor.rowcount
-
-
 def _load_transactions(cursor, prepared: PreparedExtract, scratch: Path) -> None:
     """Load the checked transactions; quarantine those whose id another month holds, and
     those the server took for a duplicate of another id of the month (ids equal under the
@@ -505,7 +333,7 @@ def _load_transactions(cursor, prepared: PreparedExtract, scratch: Path) -> None
 
     transactions = prepared.transactions
     cursor.execute("savepoint before_transactions")
-    accepted = _bulk_load(cursor, "transactions", transactions[LOADED_TRANSACTION_COLUMNS], scratch)
+    accepted = bulk_load(cursor, "transactions", transactions[LOADED_TRANSACTION_COLUMNS], scratch)
     held = find_clashes(cursor, prepared.partition_months)
     collated = pd.Series(dtype=object)
     if accepted != len(transactions):
@@ -541,7 +369,7 @@ def _load_transactions(cursor, prepared: PreparedExtract, scratch: Path) -> None
     keep = ~transactions["transaction_id"].isin(held.index.union(collated.index))
     prepared.transactions = transactions[keep]
     prepared.quarantine = pd.concat([prepared.quarantine, quarantined], ignore_index=True)
-    accepted = _bulk_load(
+    accepted = bulk_load(
         cursor, "transactions", prepared.transactions[LOADED_TRANSACTION_COLUMNS], scratch
     )
     if accepted != len(prepared.transactions):

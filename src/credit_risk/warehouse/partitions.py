@@ -26,6 +26,16 @@ from credit_risk.warehouse.db import WarehouseError
 
 log = logging.getLogger(__name__)
 
+
+class MissingPartitions(Exception):
+    """The checked extract holds months the load made no partition for (rare: a month that
+    only transactions.csv has); the load is started again with them."""
+
+    def __init__(self, months: list[str]) -> None:
+        super().__init__(", ".join(months))
+        self.months = months
+
+
 DDL_LOCK_WAIT_SECONDS = 120
 """How long adding a partition waits for queries that are reading the table."""
 ER_LOCK_WAIT_TIMEOUT = 1205
