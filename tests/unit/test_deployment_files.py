@@ -26,7 +26,7 @@ DAG_FILE = REPO_ROOT / "dags" / "credit_risk_monthly.py"
 PROJECT_DIR = "/opt/airflow/project"
 """Where the Dockerfile puts the repository (credit_risk.settings.PROJECT_ROOT in the image)."""
 
-BACKING_SERVICES = {"postgres", "redis", "warehouse"}
+BACKING_SERVICES = {"postgres", "redis", "warehouse", "mailpit", "dashboard"}
 AIRFLOW_COMMANDS = {
     "airflow-apiserver": "api-server",
     "airflow-scheduler": "scheduler",
@@ -254,6 +254,11 @@ def settings_variables() -> dict[str, object]:
     return variables
 
 
+COMPOSE_OWN_DEFAULTS = {"CREDIT_RISK_ALERT_EMAILS", "CREDIT_RISK_ALERT_FROM_EMAIL"}
+"""Settings whose compose default differs from the package's on purpose: the stack has an
+SMTP catcher, so its alerts have somewhere to go (the package alone sends none)."""
+
+
 def test_credit_risk_settings_passed_with_the_package_defaults(airflow_services):
     variables = settings_variables()
     for name, spec in airflow_services.items():
@@ -265,6 +270,8 @@ def test_credit_risk_settings_passed_with_the_package_defaults(airflow_services)
             if match and match["op"] == ":-":
                 assert match["name"] == key, f"{name}: {key} reads ${{{match['name']}}}"
                 default = variables[key]
+                if key in COMPOSE_OWN_DEFAULTS:
+                    continue
                 if default is None:  # an optional setting: empty means the package's default
                     assert match["arg"] == "", f"{key}: {match['arg']!r}"
                 else:
@@ -492,4 +499,77 @@ def test_env_example_alert_connections_parse_as_airflow_connections(env_example)
     assert (slack.conn_type, slack.host, slack.schema) == ("slackwebhook", "", "")
     assert slack.password  # the webhook token: the hook posts to hooks.slack.com/services/<it>
     smtp = Connection(uri=env_example["AIRFLOW_CONN_SMTP_DEFAULT"])
-    assert (smtp.conn_type, smtp.port) == ("smtp", 587) and smtp.host
+    assert (smtp.conn_type, smtp.host, smtp.port) == ("smtp", "mailpit", 1025)
+    # plain SMTP: the hook would otherwise open an SSL connection the catcher does not speak
+    assert smtp.extra_dejson == {"disable_ssl": True, "disable_tls": True}
+    relay = re.search(r"^#\s*AIRFLOW_CONN_SMTP_DEFAULT=(\S+)", ENV_EXAMPLE.read_text(), re.M)
+    assert relay, "the example of a real relay is gone"
+    assert (Connection(uri=relay[1]).conn_type, Connection(uri=relay[1]).port) == ("smtp", 587)
+
+
+# --- the alert catcher, the standalone dashboard and scaling the workers --------------------
+
+
+def test_alert_emails_go_to_the_mailpit_catcher_by_default(services, airflow_services):
+    """Out of the box the alerts are visible (mailpit's UI) instead of going nowhere."""
+    mailpit = services["mailpit"]
+    assert re.fullmatch(r"axllent/mailpit:v\d+\.\d+\.\d+", mailpit["image"])  # pinned
+    assert mailpit["healthcheck"]["test"] == ["CMD", "/mailpit", "readyz"]
+    assert mailpit["ports"] == ["127.0.0.1:${MAILPIT_UI_PORT:-8025}:8025"]
+    for name, spec in airflow_services.items():
+        env = spec["environment"]
+        smtp = INTERPOLATION.fullmatch(env["AIRFLOW_CONN_SMTP_DEFAULT"])
+        assert smtp and smtp["op"] == ":-", name
+        assert smtp["arg"].startswith("smtp://mailpit:1025?"), name
+        assert "disable_ssl=true" in smtp["arg"] and "disable_tls=true" in smtp["arg"], name
+        recipients = INTERPOLATION.fullmatch(env["CREDIT_RISK_ALERT_EMAILS"])
+        assert recipients and "@" in recipients["arg"], name
+    worker = services["airflow-worker"]["depends_on"]
+    assert worker["mailpit"]["condition"] == "service_healthy"
+
+
+def test_the_dashboard_service_reads_as_the_read_only_user(services):
+    """It never gets the loader's URL: only the read-only user's, whose grants the one-shot
+    warehouse-users service sets (credit-risk create-users) before it starts."""
+    dashboard = services["dashboard"]
+    env = dashboard["environment"]
+    assert "credit-risk dashboard --host 0.0.0.0 --port 8050" in " ".join(dashboard["command"])
+    url = env["CREDIT_RISK_DASHBOARD_DB_URL"]
+    assert url.startswith("mysql://${DASHBOARD_USER:-credit_risk_dashboard}:${DASHBOARD_PASSWORD")
+    assert url.endswith("@warehouse:3306/credit_risk")
+    assert not {"CREDIT_RISK_DB_URL", "AIRFLOW_CONN_CREDIT_RISK_MYSQL"} & set(env)
+    assert dashboard["ports"] == ["127.0.0.1:${DASHBOARD_PORT:-8050}:8050"]
+    assert "http://localhost:8050/api/health" in dashboard["healthcheck"]["test"]
+    assert dashboard["depends_on"] == {
+        "warehouse-users": {"condition": "service_completed_successfully"}
+    }
+    assert volume_mounts(dashboard) == {f"{PROJECT_DIR}/data": "credit-risk-data"}
+
+    users = services["warehouse-users"]
+    command = " ".join(users["command"])
+    assert command.endswith(
+        'credit-risk create-users --loader-user "$${WAREHOUSE_USER}" '
+        '--dashboard-user "$${DASHBOARD_USER}"'
+    )
+    users_env = users["environment"]
+    assert users_env["CREDIT_RISK_ADMIN_DB_URL"].startswith(
+        "mysql://root:${WAREHOUSE_ROOT_PASSWORD"
+    )
+    # the loader keeps the password the DAG's connection uses
+    assert users_env["CREDIT_RISK_LOADER_PASSWORD"].startswith("${WAREHOUSE_PASSWORD")
+    assert (
+        users_env["DASHBOARD_USER"]
+        == env["CREDIT_RISK_DASHBOARD_DB_URL"].split("//")[1].split(":$")[0]
+    )
+    assert users["depends_on"] == {"warehouse": {"condition": "service_healthy"}}
+    assert users["restart"] == "no"
+
+
+def test_workers_scale_with_compose_up_scale(services):
+    """``docker compose up --scale airflow-worker=N`` needs workers that differ only by their
+    container: no fixed name, hostname or host port, and a Celery node name taken from the
+    hostname (each container's own)."""
+    worker = services["airflow-worker"]
+    assert not {"container_name", "hostname", "ports"} & set(worker)
+    assert "celery@$${HOSTNAME}" in " ".join(worker["healthcheck"]["test"])
+    assert "--scale airflow-worker=" in COMPOSE_FILE.read_text()
