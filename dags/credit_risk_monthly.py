@@ -30,7 +30,8 @@ says which month it loads and why.
    readers see the month.
 9. `detect_anomalies` and `score_customers`: spending anomalies against each customer's own
    prior months, and each customer's probability of turning high-risk next month, from the
-   published data; each checked by its own Great Expectations suite.
+   published data, for every month just published (a reload of a past month republishes the
+   later months whose windows read it); each checked by its own Great Expectations suite.
 10. `summarize_risk`: log customers per risk segment.
 
 On-call is alerted (email and Slack webhook, see `credit_risk.alerts`) when a task fails after
@@ -52,12 +53,16 @@ from airflow.sdk import Asset, CronDataIntervalTimetable, Param, chain, dag, tas
 from credit_risk.alerts import OnCallNotifier
 from credit_risk.approval import ShiftApprovalOperator
 from credit_risk.catalog import ASSET_URI_TEMPLATE, PUBLISHED_VIEWS, WAREHOUSE_CONN_ID
+from credit_risk.settings import get_settings
 
 CONN_ID = WAREHOUSE_CONN_ID
 PUBLISHED_ASSETS = [
     Asset(name=f"credit_risk.{view}", uri=ASSET_URI_TEMPLATE.format(name=view))
     for view in PUBLISHED_VIEWS
 ]
+ANALYTICS_QUEUE = get_settings().analytics_queue
+"""CREDIT_RISK_ANALYTICS_QUEUE: the Celery queue of the analytics tasks (empty: the default)."""
+ANALYTICS_TASK = {"queue": ANALYTICS_QUEUE} if ANALYTICS_QUEUE else {}
 ANALYTICS_ASSETS = {
     table: Asset(name=f"credit_risk.{table}", uri=ASSET_URI_TEMPLATE.format(name=table))
     for table in ("spend_anomalies", "high_risk_predictions")
@@ -180,24 +185,34 @@ def credit_risk_monthly():
         return run_step(steps.publish_views, CONN_ID, build, run_id)
 
     @task(
+        **ANALYTICS_TASK,
         outlets=[ANALYTICS_ASSETS["spend_anomalies"]],
-        doc_md="Flag the month's spending anomalies from the published data, then check the flags.",
+        doc_md="Flag the spending anomalies of every month just published, then check the flags.",
     )
-    def detect_anomalies(extract: dict, run_id=None) -> dict:
+    def detect_anomalies(publication: dict, run_id=None) -> dict:
         from credit_risk import steps
         from credit_risk.orchestration import run_step
 
-        return run_step(steps.detect_anomalies, CONN_ID, extract["month"], run_id)
+        # a reload of a past month also republished the later months whose windows read it
+        return {
+            month: run_step(steps.detect_anomalies, CONN_ID, month, run_id)
+            for month in sorted(publication["months"])
+        }
 
     @task(
+        **ANALYTICS_TASK,
         outlets=[ANALYTICS_ASSETS["high_risk_predictions"]],
-        doc_md="Score each customer's chance of High Risk next month; check the scores.",
+        doc_md="Score each customer's chance of High Risk next month, for every month just "
+        "published; check the scores.",
     )
-    def score_customers(extract: dict, run_id=None) -> dict:
+    def score_customers(publication: dict, run_id=None) -> dict:
         from credit_risk import steps
         from credit_risk.orchestration import run_step
 
-        return run_step(steps.score_customers, CONN_ID, extract["month"], run_id)
+        return {
+            month: run_step(steps.score_customers, CONN_ID, month, run_id)
+            for month in sorted(publication["months"])
+        }
 
     @task(doc_md="Log customers per risk segment for the month.")
     def summarize_risk(extract: dict) -> dict:
@@ -213,7 +228,11 @@ def credit_risk_monthly():
     chain(validate_input(extract), load_month(extract), validate_loaded(extract), built, verdict)
     chain(route_verdict(verdict), [approve_shift, published])
     chain(approve_shift, published)
-    chain(published, [detect_anomalies(extract), score_customers(extract)], summarize_risk(extract))
+    chain(
+        published,
+        [detect_anomalies(published), score_customers(published)],
+        summarize_risk(extract),
+    )
 
 
 credit_risk_monthly()

@@ -154,6 +154,28 @@ ensure_postgres() {
   pg_answers || log "PostgreSQL still does not answer at $PG_HOST:$PG_PORT"
 }
 
+# Redis: the Celery broker of the CeleryExecutor test (tests/integration/test_celery_executor.py)
+# and of docker-compose. Answer if it answers; if it is local and silent, start (or install) it.
+REDIS_HOST="${CREDIT_RISK_REDIS_HOST:-127.0.0.1}"
+REDIS_PORT="${CREDIT_RISK_REDIS_PORT:-6379}"
+redis_answers() {
+  "$VENV/bin/python" -c "import redis, sys; redis.Redis(host=sys.argv[1], port=int(sys.argv[2]), socket_timeout=2).ping()" \
+    "$REDIS_HOST" "$REDIS_PORT" 2>/dev/null
+}
+
+ensure_redis() {
+  if redis_answers; then return; fi
+  case "$REDIS_HOST" in 127.0.0.1|localhost|::1) ;; *)
+    log "Redis at $REDIS_HOST:$REDIS_PORT does not answer (the Celery test will fail)"; return;;
+  esac
+  command -v redis-server >/dev/null || apt_install redis-server || return 0
+  log "starting a local Redis server"
+  service redis-server start >/dev/null 2>&1 \
+    || redis-server --port "$REDIS_PORT" --bind "$REDIS_HOST" --save '' --daemonize yes >/dev/null
+  for _ in $(seq 1 30); do redis_answers && break; sleep 1; done
+  redis_answers || log "Redis still does not answer at $REDIS_HOST:$REDIS_PORT"
+}
+
 ensure_airflow_db() {
   local stamp="$AIRFLOW_HOME/.migrated"
   mkdir -p "$AIRFLOW_HOME"
@@ -174,5 +196,6 @@ ensure_venv
 export PATH="$VENV/bin:$PATH"
 ensure_warehouse
 ensure_postgres
+ensure_redis
 ensure_airflow_db
 log "ready: venv $VENV, warehouse $CREDIT_RISK_DB_URL, AIRFLOW_HOME $AIRFLOW_HOME"

@@ -74,8 +74,9 @@ def test_task_graph(dag):
     ]
     analytics = ["detect_anomalies", "score_customers"]
     # every gate sits between the step it checks and the next; analytics read what was
-    # published; the extract (its month) feeds every task up to build_views, whose build (its
-    # id and months) feeds the published gate and the publication
+    # published, for every month the publication holds; the extract (its month) feeds every
+    # task up to build_views, whose build (its id and months) feeds the published gate and the
+    # publication
     expected = set(itertools.pairwise(order)) - {("validate_published", "publish_views")}
     # the published gate's verdict routes: publish, or ask on-call about a shift first
     expected |= {
@@ -89,7 +90,7 @@ def test_task_graph(dag):
     expected |= {(task_id, "summarize_risk") for task_id in analytics}
     expected |= {
         ("prepare_extract", task_id)
-        for task_id in [*order, *analytics, "summarize_risk"]
+        for task_id in [*order, "summarize_risk"]
         if task_id not in ("validate_published", "publish_views")
     }
     assert edges == expected
@@ -177,3 +178,32 @@ def test_the_warehouse_connection_id_is_written_once():
     assert [path.relative_to(REPO_ROOT).as_posix() for path in sources] == [
         "src/credit_risk/catalog.py"
     ]
+
+
+def test_the_analytics_tasks_go_to_their_own_queue_when_one_is_set(dag):
+    """CREDIT_RISK_ANALYTICS_QUEUE routes the memory-heavy analytics to the workers started
+    for it; unset, every task is on Airflow's default queue."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    default = {task.task_id: task.queue for task in dag.tasks}
+    assert len(set(default.values())) == 1, default
+    probe = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import json; from airflow.dag_processing.dagbag import DagBag; "
+            f"dag = DagBag(dag_folder={str(REPO_ROOT / 'dags')!r}).dags[{DAG_ID!r}]; "
+            "print(json.dumps({t.task_id: t.queue for t in dag.tasks}))",
+        ],
+        env={**os.environ, "CREDIT_RISK_ANALYTICS_QUEUE": "analytics"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    queues = json.loads(probe.stdout.strip().splitlines()[-1])
+    analytics = {"detect_anomalies", "score_customers"}
+    assert {task for task, queue in queues.items() if queue == "analytics"} == analytics
+    assert {queues[task] for task in queues if task not in analytics} == set(default.values())

@@ -6,12 +6,18 @@ PostgreSQL database and AIRFLOW_HOME, starts the three processes with LocalExecu
 with the simple auth manager and talks to ``/api/v2``. Everything it starts is stopped by PID
 (process group) at the end, and its database dropped.
 
+Given ``workers`` it runs the CeleryExecutor instead: one ``airflow celery worker`` per name,
+each on its own queues and with its own Celery node name, reporting its name as the hostname
+of the tasks it runs (``worker_identity``), and a Redis database of its own as the broker.
+
 PostgreSQL comes from ``CREDIT_RISK_TEST_PG_URL`` (default
-``postgresql://postgres@127.0.0.1:5432/postgres``; ``scripts/setup.sh`` starts it when local).
+``postgresql://postgres@127.0.0.1:5432/postgres``), Redis from ``CREDIT_RISK_TEST_REDIS_URL``
+(default ``redis://127.0.0.1:6379``); ``scripts/setup.sh`` starts both when they are local.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -32,7 +38,10 @@ from tests.integration.dashboard_data import free_port
 
 AIRFLOW = Path(sys.executable).with_name("airflow")
 PG_URL = os.environ.get("CREDIT_RISK_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("CREDIT_RISK_TEST_REDIS_URL", "redis://127.0.0.1:6379")
 USER = "operator"
+WORKER_HOSTNAME = "tests.integration.worker_identity.hostname"
+"""What a test's Celery worker records as the hostname of the tasks it runs: its own name."""
 TERMINAL = {"success", "failed"}
 
 
@@ -67,6 +76,22 @@ def stop_process(process: subprocess.Popen) -> None:
         process.wait(timeout=10)
 
 
+def _free_redis_db() -> int:
+    """An empty Redis database number (1-15; 0 is left to whatever else uses the server)."""
+    import redis
+
+    try:
+        for number in range(1, 16):
+            if redis.Redis.from_url(f"{REDIS_URL}/{number}", socket_timeout=5).dbsize() == 0:
+                return number
+    except redis.RedisError as error:
+        pytest.fail(
+            f"no Redis answers at {REDIS_URL} ({error}); the CeleryExecutor test uses it as the "
+            "broker: start it (scripts/setup.sh does) or set CREDIT_RISK_TEST_REDIS_URL"
+        )
+    pytest.fail(f"every Redis database 1-15 at {REDIS_URL} holds keys; none is free for a test")
+
+
 def _pg(url: str):
     import psycopg2
 
@@ -86,10 +111,19 @@ class AirflowStack:
     database: str
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
     token: str | None = None
+    workers: dict[str, list[str]] = field(default_factory=dict)
+    """Celery worker name -> its queues (empty: LocalExecutor)."""
+    broker: str | None = None
 
     @classmethod
-    def create(cls, home: Path, extra_env: dict[str, str]) -> AirflowStack:
-        """A stack in ``home`` with its own metadata database (not started yet)."""
+    def create(
+        cls,
+        home: Path,
+        extra_env: dict[str, str],
+        workers: dict[str, list[str]] | None = None,
+    ) -> AirflowStack:
+        """A stack in ``home`` with its own metadata database (not started yet); with
+        ``workers`` (name -> queues), on the CeleryExecutor with those workers."""
         try:
             server = _pg(PG_URL)
         except Exception as error:  # psycopg2.OperationalError, or the driver missing
@@ -130,7 +164,16 @@ class AirflowStack:
             "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
             **extra_env,
         }
-        return cls(home, env, base, password, database)
+        broker = None
+        if workers:
+            broker = f"{REDIS_URL}/{_free_redis_db()}"
+            env |= {
+                "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+                "AIRFLOW__CELERY__BROKER_URL": broker,
+                "AIRFLOW__CELERY__RESULT_BACKEND": f"db+postgresql://{server_part}/{database}",
+                "AIRFLOW__CELERY__WORKER_CONCURRENCY": "2",
+            }
+        return cls(home, env, base, password, database, workers=workers or {}, broker=broker)
 
     # --- processes ---------------------------------------------------------------------------
 
@@ -154,15 +197,29 @@ class AirflowStack:
             ("scheduler", ["scheduler"]),
             ("dag-processor", ["dag-processor"]),
         ):
-            log = (self.home / f"{name}.log").open("w")
-            self.processes[name] = subprocess.Popen(
-                [str(AIRFLOW), *command],
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # its own process group: stopping it stops its children
+            self._start(name, command)
+        for name, queues in self.workers.items():
+            self._start(
+                name,
+                [
+                    "celery",
+                    "worker",
+                    "--celery-hostname",
+                    f"{name}@%h",
+                    "--queues",
+                    ",".join(queues),
+                ],
+                {
+                    "AIRFLOW__CORE__HOSTNAME_CALLABLE": WORKER_HOSTNAME,
+                    "CREDIT_RISK_TEST_WORKER_NAME": name,
+                    "PYTHONPATH": os.pathsep.join(
+                        filter(None, [str(REPO_ROOT), self.env.get("PYTHONPATH")])
+                    ),
+                },
             )
         wait_for_health(self.base, self.processes, self.logs, timeout=240)
+        for name in self.workers:
+            self._wait_for_log(name, f"{name}@", "ready.", timeout=120)
         response = httpx.post(
             f"{self.base}/auth/token",
             json={"username": USER, "password": self.password},
@@ -171,10 +228,39 @@ class AirflowStack:
         assert response.status_code == 201, response.text
         self.token = response.json()["access_token"]
 
+    def _start(self, name: str, command: list[str], env: dict[str, str] | None = None) -> None:
+        log = (self.home / f"{name}.log").open("w")
+        self.processes[name] = subprocess.Popen(
+            [str(AIRFLOW), *command],
+            env={**self.env, **(env or {})},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: stopping it stops its children
+        )
+
+    def _wait_for_log(self, name: str, *words: str, timeout: float) -> None:
+        """Until a line of ``name``'s log holds every one of ``words``."""
+        deadline = time.monotonic() + timeout
+        log = self.home / f"{name}.log"
+        while time.monotonic() < deadline:
+            if self.processes[name].poll() is not None:
+                pytest.fail(f"{name} exited:\n{self.logs()}")
+            lines = log.read_text(errors="replace").splitlines()
+            if any(all(word in line for word in words) for line in lines):
+                return
+            time.sleep(1)
+        pytest.fail(f"{name} never logged {words} in {timeout:.0f} s:\n{self.logs()}")
+
     def stop(self) -> None:
-        """Stop every process by its process group, then drop the metadata database."""
+        """Stop every process by its process group, then drop the metadata database (and
+        empty the broker's Redis database)."""
         for process in self.processes.values():
             stop_process(process)
+        if self.broker:
+            with contextlib.suppress(Exception):
+                import redis
+
+                redis.Redis.from_url(self.broker).flushdb()
         try:
             server = _pg(PG_URL)
             with server.cursor() as cursor:

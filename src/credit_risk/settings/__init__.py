@@ -79,6 +79,14 @@ class Settings(BaseSettings):
     generate_start: str = Field(default="2024-01", pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
     generate_seed: int = 42
 
+    analytics_queue: str = Field(
+        default="",
+        pattern=r"^[A-Za-z0-9_.-]*$",
+        description="Celery queue of the DAG's analytics tasks (detect_anomalies, "
+        "score_customers), so that workers with more memory can take them alone (start them "
+        "with `airflow celery worker --queues <it>`). Empty: Airflow's default queue.",
+    )
+
     earliest_month: str = Field(
         default="2000-01",
         pattern=r"^\d{4}-(0[1-9]|1[0-2])$",
