@@ -34,6 +34,15 @@ ensure_system_packages() {
   "$PYTHON" -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
   command -v mariadb >/dev/null || command -v mysql >/dev/null || missing+=(mariadb-client)
   if [ ${#missing[@]} -gt 0 ]; then apt_install "${missing[@]}"; fi
+  # `docker-compose config` checks docker-compose.yaml against .env.example where no Docker
+  # engine runs (tests/unit/test_deployment_files.py); only reported when it cannot be had
+  if ! docker compose version >/dev/null 2>&1 && ! command -v docker-compose >/dev/null; then
+    if [ "$(id -u)" -eq 0 ]; then
+      apt_install docker-compose || log "docker-compose is unavailable: its config checks skip"
+    else
+      log "no compose CLI: the compose config checks skip (sudo apt-get install docker-compose)"
+    fi
+  fi
 }
 
 # Headless Chromium for the dashboard's browser tests: Debian's package, driven by Playwright
