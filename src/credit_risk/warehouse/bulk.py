@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 
 
 def load_data_sql(table: str, frame: pd.DataFrame, mode: str = "") -> str:
-    """``LOAD DATA`` of a CSV written by ``_write_csv`` from ``frame`` into ``table``.
+    """``LOAD DATA`` of a CSV written by ``write_csv`` from ``frame`` into ``table``.
 
     An optional column is read through a user variable and ``nullif`` only when one of its
     values is empty: a column read directly costs the server less (statements: 10% less).
