@@ -25,7 +25,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -174,6 +174,25 @@ class AirflowStack:
                 "AIRFLOW__CELERY__WORKER_CONCURRENCY": "2",
             }
         return cls(home, env, base, password, database, workers=workers or {}, broker=broker)
+
+    @classmethod
+    @contextlib.contextmanager
+    def running(
+        cls,
+        home: Path,
+        extra_env: dict[str, str],
+        dag_id: str,
+        workers: dict[str, list[str]] | None = None,
+    ) -> Iterator[AirflowStack]:
+        """A started stack (``create``'s arguments) once ``dag_id`` is in the API; stopped on
+        exit, whatever happened."""
+        stack = cls.create(home, extra_env, workers)
+        try:  # a start that fails half way still stops what it started
+            stack.start()
+            stack.wait_for_dag(dag_id)
+            yield stack
+        finally:
+            stack.stop()
 
     # --- processes ---------------------------------------------------------------------------
 

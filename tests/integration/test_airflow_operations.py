@@ -29,7 +29,7 @@ def stack(new_db_url, tmp_path_factory):
     the package's defaults otherwise (generated data, 72 h deadline) and 60 customers."""
     root = tmp_path_factory.mktemp("airflow_stack")
     db_url = new_db_url()
-    airflow = AirflowStack.create(
+    with AirflowStack.running(
         root / "home",
         {
             "AIRFLOW_CONN_CREDIT_RISK_MYSQL": db_url,
@@ -37,13 +37,9 @@ def stack(new_db_url, tmp_path_factory):
             "CREDIT_RISK_GENERATE_CUSTOMERS": "60",
             "CREDIT_RISK_REFRESH_DEADLINE_HOURS": "72",
         },
-    )
-    airflow.start()
-    try:
-        airflow.wait_for_dag(DAG_ID)
+        DAG_ID,
+    ) as airflow:
         yield airflow, db_url
-    finally:
-        airflow.stop()
 
 
 def published(db_url: str) -> dict[str, str]:

@@ -44,7 +44,7 @@ def stack(new_db_url, tmp_path_factory):
     """Generated data for the three months up to the last closed one (60 customers)."""
     root = tmp_path_factory.mktemp("celery_stack")
     db_url = new_db_url()
-    airflow = AirflowStack.create(
+    with AirflowStack.running(
         root / "home",
         {
             "AIRFLOW_CONN_CREDIT_RISK_MYSQL": db_url,
@@ -54,14 +54,10 @@ def stack(new_db_url, tmp_path_factory):
             "CREDIT_RISK_GENERATE_MONTHS": "3",
             "CREDIT_RISK_ANALYTICS_QUEUE": "analytics",
         },
+        DAG_ID,
         workers=WORKERS,
-    )
-    airflow.start()
-    try:
-        airflow.wait_for_dag(DAG_ID)
+    ) as airflow:
         yield airflow, db_url
-    finally:
-        airflow.stop()
 
 
 def workers_of(airflow: AirflowStack, run_id: str) -> dict[str, str]:
