@@ -28,11 +28,15 @@ says which month it loads and why.
    rejects it; 0 turns the step off. Row-level failures fail the gate and are never approved.
 8. `publish_views`: replace exactly those months for readers, in one transaction. Only now do
    readers see the month.
-9. `detect_anomalies` and `score_customers`: spending anomalies against each customer's own
-   prior months, and each customer's probability of turning high-risk next month, from the
+9. `detect_anomalies`: spending anomalies against each customer's own prior months, from the
    published data, for every month just published (a reload of a past month republishes the
-   later months whose windows read it); each checked by its own Great Expectations suite.
-10. `summarize_risk`: log customers per risk segment.
+   later months whose windows read it), checked by its Great Expectations suite.
+10. `train_model` -> `score_shard` (mapped) -> `record_scores`: each customer's probability of
+   turning high-risk next month, for the same months. The model is trained once per month on
+   the whole portfolio; the customers are scored in `CREDIT_RISK_SHARDS` shards, one mapped
+   task each, on any worker; the run is recorded, and the scores checked by their suite, once
+   every shard is in. The shard count never changes a score.
+11. `summarize_risk`: log customers per risk segment.
 
 On-call is alerted (email and Slack webhook, see `credit_risk.alerts`) when a task fails after
 its retries, and by `credit_risk_refresh_watchdog` when a month is still not published
@@ -201,16 +205,51 @@ def credit_risk_monthly():
 
     @task(
         **ANALYTICS_TASK,
-        outlets=[ANALYTICS_ASSETS["high_risk_predictions"]],
-        doc_md="Score each customer's chance of High Risk next month, for every month just "
-        "published; check the scores.",
+        doc_md="Train the high-risk model once per month just published (or reuse a stored "
+        "champion); plan the month's scoring in CREDIT_RISK_SHARDS customer shards.",
     )
-    def score_customers(publication: dict, run_id=None) -> dict:
+    def train_model(publication: dict, run_id=None) -> list[dict]:
+        from credit_risk import steps
+        from credit_risk.orchestration import run_step
+
+        # in month order: a month may reuse the champion stored for the month before
+        plans = [
+            run_step(steps.train_model, CONN_ID, month, run_id)
+            for month in sorted(publication["months"])
+        ]
+        return [shard for plan in plans for shard in plan["shards"]]
+
+    @task(
+        **ANALYTICS_TASK,
+        map_index_template="{{ shard_label }}",
+        doc_md="Score one customer shard of a month with the month's trained model.",
+    )
+    def score_shard(work: dict, run_id=None) -> dict:
+        from airflow.sdk import get_current_context
+
+        from credit_risk import steps
+        from credit_risk.orchestration import run_step
+
+        get_current_context()["shard_label"] = (
+            f"{work['month']} shard {work['shard'] + 1}/{work['shards']}"
+        )
+        return run_step(
+            steps.score_shard, CONN_ID, work["month"], work["shard"], work["shards"], run_id
+        )
+
+    @task(
+        **ANALYTICS_TASK,
+        outlets=[ANALYTICS_ASSETS["high_risk_predictions"]],
+        # also when every month was skipped for lack of history (no shard to map)
+        trigger_rule="none_failed_min_one_success",
+        doc_md="Record each month's scoring run once all its shards are in, then check the scores.",
+    )
+    def record_scores(publication: dict, scored, run_id=None) -> dict:
         from credit_risk import steps
         from credit_risk.orchestration import run_step
 
         return {
-            month: run_step(steps.score_customers, CONN_ID, month, run_id)
+            month: run_step(steps.record_scores, CONN_ID, month, run_id)
             for month in sorted(publication["months"])
         }
 
@@ -228,9 +267,10 @@ def credit_risk_monthly():
     chain(validate_input(extract), load_month(extract), validate_loaded(extract), built, verdict)
     chain(route_verdict(verdict), [approve_shift, published])
     chain(approve_shift, published)
+    scored = score_shard.expand(work=train_model(published))
     chain(
         published,
-        [detect_anomalies(published), score_customers(published)],
+        [detect_anomalies(published), record_scores(published, scored)],
         summarize_risk(extract),
     )
 

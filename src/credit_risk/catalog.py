@@ -102,6 +102,8 @@ ANALYTICS_TABLES: tuple[str, ...] = (
     "scored_customer_month",
     "model_runs",
     "model_artifacts",
+    "model_scoring_plans",
+    "high_risk_prediction_shards",
 )
 """Tables the analytics write after each publication (each job creates its own when missing)."""
 

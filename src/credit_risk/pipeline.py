@@ -493,18 +493,35 @@ def detect_anomalies(warehouse: Warehouse, month: str, run_id: str = "cli"):
     return rows, result
 
 
-def score_customers(warehouse: Warehouse, month: str, run_id: str = "cli"):
-    """Score every customer's chance of turning high-risk next month, then check the scores.
+def score_customers(warehouse: Warehouse, month: str, run_id: str = "cli", *, shards: int = 1):
+    """Score every customer's chance of turning high-risk next month, then check the scores:
+    the model trained once, the customers scored in ``shards`` shards in turn, the run recorded
+    (the DAG runs the shards as parallel tasks; the scores do not depend on their number).
 
     Returns:
         The model run and the scores' suite result (None when the run was skipped: too little
         labelled history yet, nothing to check).
     """
+    from credit_risk.analytics.model import score_shard, train_model
+    from credit_risk.shards import all_shards
+
+    plan = train_model(warehouse, month)
+    for shard in all_shards(shards):
+        score_shard(warehouse, plan.month, shard)
+    return record_scores(warehouse, plan.month, run_id)
+
+
+def record_scores(warehouse: Warehouse, month: str, run_id: str = "cli"):
+    """Record the month's scoring run from its shards' scores, then check the scores.
+
+    Returns:
+        The model run and the scores' suite result (None when the run was skipped).
+    """
     from credit_risk.analytics.model import SCORED
-    from credit_risk.analytics.model import score_customers as score
+    from credit_risk.analytics.model import record_scores as record
     from credit_risk.quality.analytics_suite import validate_scores
 
-    run = score(warehouse, month)
+    run = record(warehouse, month)
     log.info(
         "model run for %s: %s (%s), %d scored, out-of-time AUC %s vs logistic %s",
         month,

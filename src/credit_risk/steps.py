@@ -51,7 +51,9 @@ MONTHLY_STEPS = (
     "decide_shift",
     "publish_views",
     "detect_anomalies",
-    "score_customers",
+    "train_model",
+    "score_shard",
+    "record_scores",
     "summarize_risk",
 )
 """The steps of one month, in the order they run; each is a function of this module. The DAG's
@@ -256,15 +258,68 @@ def detect_anomalies(warehouse: Warehouse, month: str, run_id: str = "cli") -> d
     return {**outcome(result), "flagged": int(rows["is_anomaly"].astype(bool).sum())}
 
 
-def score_customers(warehouse: Warehouse, month: str, run_id: str = "cli") -> dict:
-    """Score every customer's chance of turning high-risk next month, then check the scores
-    (the score suite). With too little labelled history yet (the first months) nothing is
-    scored and nothing checked: the model run says so."""
+def train_model(warehouse: Warehouse, month: str, run_id: str = "cli") -> dict:
+    """Train the month's high-risk model once, on the whole portfolio (or reuse a stored
+    champion), and plan its scoring: the shards to score, ``CREDIT_RISK_SHARDS`` of them (none
+    when too little labelled history exists yet: the run records why)."""
+    from credit_risk.analytics.model import SCORED
+    from credit_risk.analytics.model import train_model as train
+
+    plan = train(warehouse, month)
+    count = get_settings().shards if plan.run.status == SCORED else 0
+    log.info(
+        "scoring plan for %s: %s, %s, %d customers in %d shard(s)",
+        month,
+        plan.run.status,
+        plan.run.detail or plan.run.model_version,
+        plan.customers,
+        count,
+    )
+    return {
+        "month": month,
+        "status": plan.run.status,
+        "model_version": plan.run.model_version,
+        "customers": plan.customers,
+        "shards": [{"month": month, "shard": index, "shards": count} for index in range(count)],
+    }
+
+
+def score_shard(
+    warehouse: Warehouse, month: str, shard: int, shards: int, run_id: str = "cli"
+) -> dict:
+    """Score shard ``shard`` of ``shards`` of the month's customers with the month's plan; the
+    scores wait in ``high_risk_prediction_shards`` for :func:`record_scores`."""
+    from credit_risk.analytics.model import score_shard as score
+    from credit_risk.shards import Shard
+
+    part = Shard(shard, shards)
+    return {"month": month, "shard": part.label(), "scored": score(warehouse, month, part)}
+
+
+def record_scores(warehouse: Warehouse, month: str, run_id: str = "cli") -> dict:
+    """Record the month's scoring run once every shard is in (its scores replace the month's
+    predictions in one transaction), then check the scores (the score suite). A month the
+    plan skipped records why, and nothing is checked."""
     from credit_risk import pipeline
 
-    run, result = pipeline.score_customers(warehouse, month, run_id)
+    run, result = pipeline.record_scores(warehouse, month, run_id)
+    return _score_summary(run, result)
+
+
+def score_customers(
+    warehouse: Warehouse, month: str, run_id: str = "cli", *, shards: int = 1
+) -> dict:
+    """:func:`train_model`, :func:`score_shard` for every shard in turn, :func:`record_scores`:
+    what the DAG's three tasks do, in one call (``credit-risk score``, ``credit-risk run``)."""
+    from credit_risk import pipeline
+
+    run, result = pipeline.score_customers(warehouse, month, run_id, shards=shards)
+    return _score_summary(run, result)
+
+
+def _score_summary(run, result: SuiteResult | None) -> dict:
     summary = {
-        "month": month,
+        "month": run.month,
         "status": run.status,
         "detail": run.detail,
         "model_version": run.model_version,
@@ -424,6 +479,7 @@ __all__ = [
     "PublicationSupersededError",
     *MONTHLY_STEPS,
     "check_refresh_deadline",
+    "score_customers",
     "publish_extract",
     "run_extract",
 ]

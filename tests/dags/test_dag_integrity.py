@@ -72,7 +72,7 @@ def test_task_graph(dag):
         "validate_published",
         "publish_views",
     ]
-    analytics = ["detect_anomalies", "score_customers"]
+    analytics = ["detect_anomalies", "record_scores"]
     # every gate sits between the step it checks and the next; analytics read what was
     # published, for every month the publication holds; the extract (its month) feeds every
     # task up to build_views, whose build (its id and months) feeds the published gate and the
@@ -86,8 +86,11 @@ def test_task_graph(dag):
         ("approve_shift", "publish_views"),
     }
     expected |= {("build_views", "publish_views")}
-    expected |= {("publish_views", task_id) for task_id in analytics}
+    expected |= {("publish_views", task_id) for task_id in [*analytics, "train_model"]}
     expected |= {(task_id, "summarize_risk") for task_id in analytics}
+    # the model is trained once per month, the customers scored in mapped shards, the run
+    # recorded once every shard is in
+    expected |= {("train_model", "score_shard"), ("score_shard", "record_scores")}
     expected |= {
         ("prepare_extract", task_id)
         for task_id in [*order, "summarize_risk"]
@@ -204,6 +207,6 @@ def test_the_analytics_tasks_go_to_their_own_queue_when_one_is_set(dag):
         check=True,
     )
     queues = json.loads(probe.stdout.strip().splitlines()[-1])
-    analytics = {"detect_anomalies", "score_customers"}
+    analytics = {"detect_anomalies", "train_model", "score_shard", "record_scores"}
     assert {task for task, queue in queues.items() if queue == "analytics"} == analytics
     assert {queues[task] for task in queues if task not in analytics} == set(default.values())

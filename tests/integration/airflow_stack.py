@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 import pytest
 
 from tests.conftest import REPO_ROOT
@@ -65,15 +66,24 @@ def wait_for_health(
 
 
 def stop_process(process: subprocess.Popen) -> None:
-    """Stop a process started with ``start_new_session=True`` and its children, by its group."""
+    """Stop a process started with ``start_new_session=True`` and its children, by its group,
+    then any descendant that left the group, by PID (a task's supervisor starts the task in a
+    session of its own: interrupted mid-task, it would outlive its worker)."""
     if process.poll() is not None:
         return
+    try:
+        descendants = psutil.Process(process.pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        descendants = []
     os.killpg(process.pid, signal.SIGTERM)
     try:
         process.wait(timeout=30)
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=10)
+    for child in descendants:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            child.kill()
 
 
 def _free_redis_db() -> int:
@@ -167,12 +177,13 @@ class AirflowStack:
         broker = None
         if workers:
             broker = f"{REDIS_URL}/{_free_redis_db()}"
-            env |= {
+            celery = {
                 "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
                 "AIRFLOW__CELERY__BROKER_URL": broker,
                 "AIRFLOW__CELERY__RESULT_BACKEND": f"db+postgresql://{server_part}/{database}",
                 "AIRFLOW__CELERY__WORKER_CONCURRENCY": "2",
             }
+            env |= celery | extra_env  # extra_env may set its own concurrency
         return cls(home, env, base, password, database, workers=workers or {}, broker=broker)
 
     @classmethod
@@ -345,7 +356,14 @@ class AirflowStack:
         pytest.fail(f"{run_id} did not finish in {timeout:.0f} s: {run}\n{self.logs()}")
 
     def task_instances(self, dag_id: str, run_id: str) -> dict[str, dict]:
-        """The run's task instances by task id."""
-        response = self.api("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances")
+        """The run's task instances by task id (a mapped task: one of its instances; see
+        :meth:`task_instance_list`)."""
+        return {ti["task_id"]: ti for ti in self.task_instance_list(dag_id, run_id)}
+
+    def task_instance_list(self, dag_id: str, run_id: str) -> list[dict]:
+        """Every task instance of the run, each mapped instance on its own."""
+        response = self.api(
+            "GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances", params={"limit": 1000}
+        )
         assert response.status_code == 200, response.text
-        return {ti["task_id"]: ti for ti in response.json()["task_instances"]}
+        return response.json()["task_instances"]

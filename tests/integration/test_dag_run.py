@@ -5,6 +5,7 @@ from __future__ import annotations
 import pendulum
 import pytest
 
+from credit_risk.analytics.model import score_customers
 from credit_risk.months import add_months, month_range
 from credit_risk.pipeline import GenerationSpec, generated_dataset
 from credit_risk.settings import get_settings
@@ -72,9 +73,23 @@ def test_a_month_outside_the_generated_data_fails_at_once_without_retries(monthl
     ) == [(0,)]
 
 
-def test_a_twelve_month_backfill_equals_one_cli_run(monthly_dag, db_url, db_server):
+def test_a_twelve_month_backfill_equals_one_cli_run(monthly_dag, db_url, db_server, settings_env):
+    settings_env(shards=3)  # each month's scoring in three mapped shards
     for month in month_range("2024-01", 12):
-        assert run_month(monthly_dag, month).state == "success", month
+        dag_run = run_month(monthly_dag, month)
+        assert dag_run.state == "success", month
+        shards = {
+            ti.map_index: ti.state
+            for ti in dag_run.get_task_instances()
+            if ti.task_id == "score_shard"
+        }
+        (status,) = query(
+            db_url, f"select run_status from model_runs where scored_month = '{month}'"
+        )
+        if status == ("scored",):
+            assert shards == {0: "success", 1: "success", 2: "success"}, month
+        else:  # too little history to train: nothing to map, the recording step still runs
+            assert shards == {-1: "skipped"}, month
 
     # the analytics tasks published both tables, each month checked by its own suite
     anomaly_months = query(db_url, "select month, count(*) from spend_anomalies group by month")
@@ -116,5 +131,11 @@ def test_a_twelve_month_backfill_equals_one_cli_run(monthly_dag, db_url, db_serv
             assert backfilled == one_run, relation
             assert backfilled, relation
         assert query(db_url, "select count(*) from quarantined_rows") == [(0,)]
+
+        # the same months scored in one shard, in order: the same scores, row for row
+        for month, _ in scored:
+            score_customers(warehouse_from_url(other_url), month)
+        predictions = "select * from high_risk_predictions order by month, customer_id"
+        assert query(db_url, predictions) == query(other_url, predictions)
     finally:
         db_server.cursor().execute(f"drop database if exists `{other_name}`")

@@ -18,6 +18,7 @@ import pandas as pd
 
 from credit_risk.months import parse_month
 from credit_risk.settings import get_settings
+from credit_risk.shards import Shard
 from credit_risk.warehouse.db import Warehouse
 from credit_risk.warehouse.frames import read_frame
 
@@ -124,10 +125,13 @@ transactions of its window."""
 
 
 def load_published(
-    warehouse: Warehouse, first: str | None = None, last: str | None = None
+    warehouse: Warehouse,
+    first: str | None = None,
+    last: str | None = None,
+    shard: Shard | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series]:
     """Read the published months ``first`` .. ``last`` (all when None), only what the features
-    need.
+    need, of every customer or of one ``shard`` of them (the server filters).
 
     Returns:
         ``(customer_months, totals, prior_statements)``: the customer-months, their transaction
@@ -135,6 +139,7 @@ def load_published(
         ``first`` (so ``history_months`` counts the whole history without reading it).
     """
     first, last = first or "0000-01", last or "9999-12"
+    customers = (shard or Shard(0, 1)).sql()
     engine = warehouse.engine(temp_table_mb=get_settings().build_temp_table_mb)
     try:
         with engine.connect() as conn:
@@ -142,13 +147,13 @@ def load_published(
                 conn,
                 f"select {as_double([*CUSTOMER_MONTH_COLUMNS, *_TOTALS_FROM_CUSTOMER_MONTH])} "
                 "from published_customer_month "
-                "where month between :first and :last",
+                f"where month between :first and :last and {customers}",
                 {"first": first, "last": last},
             )
             prior = read_frame(
                 conn,
                 "select customer_id, count(*) as statements from published_customer_month "
-                "where month < :first and has_statement group by customer_id",
+                f"where month < :first and has_statement and {customers} group by customer_id",
                 {"first": first},
             )
     finally:
@@ -193,8 +198,10 @@ def load_history(
     *,
     first_month: str | None = None,
     last_month: str | None = None,
+    shard: Shard | None = None,
 ) -> pd.DataFrame:
-    """Features and next-month label of every published customer-month with a statement.
+    """Features and next-month label of every published customer-month with a statement (of
+    one ``shard`` of the customers: a customer's features read only their own rows).
 
     Args:
         warehouse: Where the published data is.
@@ -208,7 +215,7 @@ def load_history(
         One row per customer-month: ``KEY``, ``FEATURES``, ``utilization_pct`` (for stability
         monitoring) and ``label`` (NaN where the next month is not published yet).
     """
-    customer_months, totals, prior = load_published(warehouse, first_month, last_month)
+    customer_months, totals, prior = load_published(warehouse, first_month, last_month, shard)
     features = build_features(
         customer_months, totals=totals, prior_statements=prior, high_risk=high_risk
     )

@@ -82,9 +82,19 @@ class Settings(BaseSettings):
     analytics_queue: str = Field(
         default="",
         pattern=r"^[A-Za-z0-9_.-]*$",
-        description="Celery queue of the DAG's analytics tasks (detect_anomalies, "
-        "score_customers), so that workers with more memory can take them alone (start them "
-        "with `airflow celery worker --queues <it>`). Empty: Airflow's default queue.",
+        description="Celery queue of the DAG's analytics tasks (detect_anomalies, train_model, "
+        "score_shard, record_scores), so that workers with more memory can take them alone "
+        "(start them with `airflow celery worker --queues <it>`). Empty: Airflow's default "
+        "queue.",
+    )
+    shards: int = Field(
+        default=1,
+        ge=1,
+        le=256,
+        description="Customer shards the DAG's per-customer scoring fans out over: one mapped "
+        "score_shard task per shard and month, each on any worker (the model is trained once "
+        "per month, before them). 1 on one machine; about the workers' total concurrency on "
+        "several. No result depends on it.",
     )
 
     earliest_month: str = Field(

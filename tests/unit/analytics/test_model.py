@@ -27,6 +27,7 @@ from credit_risk.analytics.model import (
     labelled_months_before,
     model_version,
     population_stability_index,
+    predict,
     train_and_evaluate,
 )
 from credit_risk.analytics.model.job import _score_month
@@ -200,6 +201,17 @@ def test_train_and_evaluate_measures_both_models_out_of_time():
     assert "missing: payment_to_minimum" in evaluation.baseline_coefficients
     probabilities = models[evaluation.champion].predict_proba(history[FEATURES])[:, 1]
     assert ((probabilities >= 0) & (probabilities <= 1)).all()
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_a_rows_probability_does_not_depend_on_the_rows_scored_with_it(name):
+    history = synthetic_history(customers=400)
+    models, _ = train_and_evaluate(history, MONTHS[:5], MONTHS[5:7], FAST)
+    model, rows = models[name], history[history["month"] == MONTHS[-1]]
+    whole = predict(model, rows)
+    assert whole == pytest.approx(model.predict_proba(rows[FEATURES])[:, 1], abs=1e-12)
+    for part in np.array_split(np.random.default_rng(3).permutation(len(rows)), 7):
+        assert (predict(model, rows.iloc[part]) == whole[part]).all(), "bit for bit, per row"
 
 
 def test_a_feature_without_any_value_in_training_is_harmless():

@@ -29,8 +29,11 @@ from credit_risk.analytics.model.evaluation import (
     format_evaluation,
 )
 from credit_risk.analytics.model.job import (
+    record_scores,
     score_all_months,
     score_customers,
+    score_shard,
+    train_model,
 )
 from credit_risk.analytics.model.metrics import (
     PSI_EPSILON,
@@ -42,6 +45,7 @@ from credit_risk.analytics.model.metrics import (
     ks_statistic,
     population_stability_index,
 )
+from credit_risk.analytics.model.plans import ScoringIncompleteError, ScoringPlan
 from credit_risk.analytics.model.runs import (
     FEATURE_LOOKBACK_MONTHS,
     MODEL_FAMILY,
@@ -92,6 +96,8 @@ __all__ = [
     "Evaluation",
     "ModelRun",
     "ModelSettings",
+    "ScoringIncompleteError",
+    "ScoringPlan",
     "SplitMetrics",
     "StoredModel",
     "auc_score",
@@ -108,9 +114,12 @@ __all__ = [
     "population_stability_index",
     "predict",
     "published_months",
+    "record_scores",
     "refresh_prediction_summaries",
     "score_all_months",
     "score_customers",
+    "score_shard",
     "split_metrics",
     "train_and_evaluate",
+    "train_model",
 ]

@@ -19,6 +19,14 @@ from credit_risk.analytics.model.metrics import (
     UTILIZATION_EDGES,
     population_stability_index,
 )
+from credit_risk.analytics.model.plans import (
+    ScoringPlan,
+    ensure_plan_tables,
+    load_plan,
+    read_shard_scores,
+    save_plan,
+    write_shard_scores,
+)
 from credit_risk.analytics.model.runs import (
     FEATURE_LOOKBACK_MONTHS,
     MODEL_FAMILY,
@@ -34,6 +42,7 @@ from credit_risk.analytics.model.storage import (
     _latest_published_month,
     _previous_scores,
     _record,
+    _store_model,
     ensure_model_tables,
     labelled_months_before,
     published_months,
@@ -47,15 +56,22 @@ from credit_risk.analytics.model.training import (
 )
 from credit_risk.months import add_months, validate_month
 from credit_risk.settings.model import ModelSettings
+from credit_risk.shards import Shard, all_shards
 from credit_risk.warehouse.db import Warehouse, connect
 
 log = logging.getLogger(__name__)
 
 
 def score_customers(
-    warehouse: Warehouse, month: str | None = None, settings: ModelSettings | None = None
+    warehouse: Warehouse,
+    month: str | None = None,
+    settings: ModelSettings | None = None,
+    *,
+    shards: int = 1,
 ) -> ModelRun:
-    """Score every customer with a statement at ``month`` and record the run.
+    """Score every customer with a statement at ``month`` and record the run: the DAG's
+    three steps in one call (:func:`train_model`, :func:`score_shard` for each of ``shards``
+    shards, :func:`record_scores`).
 
     The model learns from labelled months strictly before ``month``; the last
     ``test_months`` of them are held out and measured (see :func:`train_and_evaluate`), then
@@ -63,16 +79,33 @@ def score_customers(
     month best and the measurement already says how this procedure does out of time. The
     month's rows in ``high_risk_predictions`` are replaced in one transaction, and a row is
     added to ``model_runs``. With too little history, nothing is predicted and the
-    ``model_runs`` row says ``skipped`` and why.
+    ``model_runs`` row says ``skipped`` and why. The shard count never changes a score.
 
     Args:
         warehouse: The warehouse with a published snapshot.
         month: Month end to score (YYYY-MM); the latest published month when omitted. Use
             :func:`score_all_months` to backfill every month.
         settings: Model knobs; ``ModelSettings()`` when omitted.
+        shards: Customer shards to score in turn (the DAG runs them in parallel).
 
     Returns:
         What the run did.
+
+    Raises:
+        ValueError: When ``month`` has no published statements.
+    """
+    plan = train_model(warehouse, month, settings)
+    for shard in all_shards(shards):
+        score_shard(warehouse, plan.month, shard)
+    return record_scores(warehouse, plan.month)
+
+
+def train_model(
+    warehouse: Warehouse, month: str | None = None, settings: ModelSettings | None = None
+) -> ScoringPlan:
+    """Train (or reuse) the month's champion on the whole portfolio and leave the plan for
+    the shards (``model_scoring_plans``); a new champion is stored for the runs that reuse it.
+    Clears the month's shard scores of any earlier plan.
 
     Raises:
         ValueError: When ``month`` has no published statements.
@@ -87,13 +120,88 @@ def score_customers(
     )
     if month not in published_months(history):
         raise ValueError(f"month {month} has no published statements")
-    previous = _previous_scores(warehouse, month)
     if stored is not None:
-        run, predictions = _score_with_stored(history, month, stored, previous)
+        plan = _plan_with_stored(history, month, stored)
     else:
-        run, predictions = _score_month(history, month, settings, previous)
-    _record(warehouse, run, predictions)
+        plan = _plan_month(history, month, settings)
+    ensure_model_tables(warehouse)
+    with connect(warehouse) as conn:
+        cursor = conn.cursor()
+        ensure_plan_tables(cursor)
+        if plan.run.evaluation is not None and plan.run.model is not None:
+            _store_model(cursor, plan.run)
+        save_plan(cursor, plan)
+        conn.commit()
+    return plan
+
+
+def score_shard(warehouse: Warehouse, month: str, shard: Shard) -> int:
+    """Score the shard's customers of ``month`` with the plan's champion and replace the
+    shard's rows of ``high_risk_prediction_shards``. Reads the month and the
+    ``FEATURE_LOOKBACK_MONTHS`` before it, of the shard's customers only.
+
+    Returns:
+        The customers scored (0 when the plan skipped the month).
+    """
+    plan = load_plan(warehouse, validate_month(month))
+    if plan.run.status != SCORED:
+        return 0
+    history = load_history(
+        warehouse,
+        first_month=add_months(month, -FEATURE_LOOKBACK_MONTHS),
+        last_month=month,
+        shard=shard,
+    )
+    rows = history[history["month"] == month]
+    probability = np.clip(predict(plan.model, rows), 0.0, 1.0)
+    scores = rows[["customer_id"]].assign(
+        probability=probability, is_predicted_high_risk=probability >= plan.threshold
+    )
+    write_shard_scores(warehouse, plan, shard, scores)
+    log.info("scored %s, %s: %d customers", month, shard.label(), len(rows))
+    return len(rows)
+
+
+def record_scores(warehouse: Warehouse, month: str) -> ModelRun:
+    """Record the month's run once every shard is in: its scores replace the month's rows of
+    ``high_risk_predictions`` in one transaction, with the run's row in ``model_runs``.
+
+    Raises:
+        ScoringIncompleteError: a shard has not written its scores since the month was planned.
+    """
+    plan = load_plan(warehouse, validate_month(month))
+    run = plan.run
+    predictions = None
+    if run.status == SCORED:
+        predictions = read_shard_scores(warehouse, plan)
+        flags = predictions["is_predicted_high_risk"].to_numpy(bool)
+        run.predicted_positive_rate = float(np.mean(flags)) if len(flags) else None
+        previous = _previous_scores(warehouse, month)
+        run.score_psi = _none_if_nan(
+            population_stability_index(
+                [] if previous is None else previous, predictions["probability"], SCORE_EDGES
+            )
+        )
+    _record(warehouse, run, predictions, store_model=False)
+    _log_run(run)
     return run
+
+
+def _log_run(run: ModelRun) -> None:
+    if run.status != SCORED:
+        return
+    how = (
+        f"the champion trained for {run.reused.trained_for_month} ({run.model_version})"
+        if run.reused
+        else f"champion {run.model_version}"
+    )
+    log.info(
+        "scored %s: %d customers with %s, out-of-time AUC %s",
+        run.month,
+        run.n_scored,
+        how,
+        "-" if run.champion_auc is None else f"{run.champion_auc:.3f}",
+    )
 
 
 def _reusable_model(
@@ -138,13 +246,9 @@ def _reusable_model(
     return StoredModel(version, trained_for, champion, float(threshold), first, last, model)
 
 
-def _score_with_stored(
-    history: pd.DataFrame, month: str, stored: StoredModel, previous: pd.Series | None
-) -> tuple[ModelRun, pd.DataFrame]:
-    """Score ``month`` with a stored champion, and measure it on the months labelled since it
-    was trained (out of time for it: it never saw their labels)."""
-    rows = history[history["month"] == month]
-    scored = _scored(rows, stored.model, stored.threshold, stored.model_version, previous)
+def _plan_with_stored(history: pd.DataFrame, month: str, stored: StoredModel) -> ScoringPlan:
+    """The plan of scoring ``month`` with a stored champion, measured on the months labelled
+    since it was trained (out of time for it: it never saw their labels)."""
     monitor_months = [
         m for m in labelled_months_before(history, month) if m >= stored.trained_for_month
     ]
@@ -157,24 +261,13 @@ def _score_with_stored(
         SCORED,
         detail=f"champion trained for {stored.trained_for_month} reused",
         model_version=stored.model_version,
-        n_scored=len(rows),
-        predicted_positive_rate=scored.predicted_positive_rate,
-        score_psi=scored.score_psi,
+        n_scored=int((history["month"] == month).sum()),
         utilization_psi=_utilization_psi(history, month),
         reused=stored,
         monitoring=monitoring,
         monitor_months=monitor_months,
     )
-    log.info(
-        "scored %s: %d customers with the champion trained for %s (%s), AUC %s on %s",
-        month,
-        run.n_scored,
-        stored.trained_for_month,
-        stored.model_version,
-        "-" if run.champion_auc is None else f"{run.champion_auc:.3f}",
-        ", ".join(monitor_months) or "no month labelled since",
-    )
-    return run, scored.predictions
+    return ScoringPlan(run, stored.threshold)
 
 
 def score_all_months(warehouse: Warehouse, settings: ModelSettings | None = None) -> list[ModelRun]:
@@ -203,6 +296,21 @@ def _score_month(
     Returns:
         The run and the month's rows of high_risk_predictions (None when skipped).
     """
+    plan = _plan_month(history, month, settings)
+    run = plan.run
+    if run.status != SCORED:
+        return run, None
+    rows = history[history["month"] == month]
+    scored = _scored(rows, run.model, plan.threshold, run.model_version, previous)
+    run.predicted_positive_rate = scored.predicted_positive_rate
+    run.score_psi = scored.score_psi
+    _log_run(run)
+    return run, scored.predictions
+
+
+def _plan_month(history: pd.DataFrame, month: str, settings: ModelSettings) -> ScoringPlan:
+    """Train, evaluate and refit the champion for ``month`` (no database access), or skip
+    the month when too little is labelled before it."""
     labelled = labelled_months_before(history, month)[-settings.window_months :]
     utilization_psi = _utilization_psi(history, month)
     if len(labelled) < settings.min_labelled_months:
@@ -212,34 +320,21 @@ def _score_month(
             f"validation {settings.validation_months} + test {settings.test_months})"
         )
         log.info("model run for %s skipped: %s", month, detail)
-        return ModelRun(month, SKIPPED, detail=detail, utilization_psi=utilization_psi), None
+        return ScoringPlan(ModelRun(month, SKIPPED, detail=detail, utilization_psi=utilization_psi))
     train_months, test_months = labelled[: -settings.test_months], labelled[-settings.test_months :]
     learning = _sample(_labelled(history, labelled), settings)
     models, evaluation = train_and_evaluate(learning, train_months, test_months, settings)
     champion = _fit(models[evaluation.champion], learning)
-    rows = history[history["month"] == month]
-    version = model_version(evaluation.champion, labelled[-1], settings)
-    scored = _scored(rows, champion, evaluation.threshold, version, previous)
     run = ModelRun(
         month,
         SCORED,
-        model_version=version,
-        n_scored=len(rows),
-        predicted_positive_rate=scored.predicted_positive_rate,
-        score_psi=scored.score_psi,
+        model_version=model_version(evaluation.champion, labelled[-1], settings),
+        n_scored=int((history["month"] == month).sum()),
         utilization_psi=utilization_psi,
         evaluation=evaluation,
         model=champion,
     )
-    log.info(
-        "scored %s: %d customers, champion %s, out-of-time AUC %.3f (baseline %.3f)",
-        month,
-        run.n_scored,
-        evaluation.champion,
-        run.champion_auc,
-        run.baseline_auc,
-    )
-    return run, scored.predictions
+    return ScoringPlan(run, evaluation.threshold)
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,8 @@ TABLES = (
     "scored_customer_month",
     "model_runs",
     "model_artifacts",
+    "model_scoring_plans",
+    "high_risk_prediction_shards",
 )
 """Tables this module owns, each created from ``include/sql/analytics/<name>.sql`` when missing."""
 
@@ -145,8 +147,16 @@ def _previous_scores(warehouse: Warehouse, month: str) -> pd.Series | None:
     return rows["probability"] if len(rows) else None
 
 
-def _record(warehouse: Warehouse, run: ModelRun, predictions: pd.DataFrame | None) -> None:
-    """Replace the month's predictions (scored runs) and add the model_runs row, atomically."""
+def _record(
+    warehouse: Warehouse,
+    run: ModelRun,
+    predictions: pd.DataFrame | None,
+    *,
+    store_model: bool = True,
+) -> None:
+    """Replace the month's predictions (scored runs) and add the model_runs row, atomically
+    (with the champion a training run scored with, unless ``store_model`` is off: the
+    training step stored it already)."""
     ensure_model_tables(warehouse)
     with connect(warehouse) as conn:
         cursor = conn.cursor()
@@ -170,7 +180,7 @@ def _record(warehouse: Warehouse, run: ModelRun, predictions: pd.DataFrame | Non
                 ],
             )
             refresh_prediction_summaries(cursor, run.month)
-        if run.evaluation is not None and run.model is not None:
+        if store_model and run.evaluation is not None and run.model is not None:
             _store_model(cursor, run)
         row = _run_row(run)
         columns = ", ".join(row)
