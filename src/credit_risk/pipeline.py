@@ -72,6 +72,11 @@ def generate(
     generator's default.
     """
     validate_month(start)
+    if profile == "legacy" and transactions_per_month is not None:
+        raise ValueError(
+            "the legacy profile has a fixed density (the seed's 1,200 rows): unset "
+            "CREDIT_RISK_GENERATE_TRANSACTIONS_PER_MONTH or use the realistic profile"
+        )
     if profile == "legacy":
         return generate_legacy(out_dir, customers=customers, months=months, start=start, seed=seed)
     if profile == "realistic":
@@ -97,6 +102,8 @@ class GenerationSpec:
     months: int
     start: str
     seed: int
+    transactions_per_month: float | None = None
+    """The realistic generator's density (None: its default; the legacy profile has none)."""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> GenerationSpec:
@@ -107,6 +114,7 @@ class GenerationSpec:
             settings.generated_months,
             settings.generate_start,
             settings.generate_seed,
+            settings.generate_transactions_per_month,
         )
 
     @property
@@ -126,8 +134,12 @@ class GenerationSpec:
             code.update(path.relative_to(module.parent).as_posix().encode())
             code.update(path.read_bytes())
         version = code.hexdigest()[:8]
+        density = (
+            "" if self.transactions_per_month is None else f"-t{self.transactions_per_month:g}"
+        )
         return (
-            f"{self.profile}-c{self.customers}-m{self.months}-{self.start}-s{self.seed}-g{version}"
+            f"{self.profile}-c{self.customers}-m{self.months}-{self.start}-s{self.seed}"
+            f"{density}-g{version}"
         )
 
     @property
@@ -164,6 +176,7 @@ def generated_dataset(spec: GenerationSpec, data_dir: Path) -> Path:
             months=spec.months,
             start=spec.start,
             seed=spec.seed,
+            transactions_per_month=spec.transactions_per_month,
         ),
     )
 

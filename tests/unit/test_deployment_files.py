@@ -285,6 +285,8 @@ def test_credit_risk_settings_passed_with_the_package_defaults(airflow_services)
         "CREDIT_RISK_GENERATE_MONTHS",
         "CREDIT_RISK_GENERATE_START",
         "CREDIT_RISK_GENERATE_SEED",
+        "CREDIT_RISK_GENERATE_TRANSACTIONS_PER_MONTH",
+        "CREDIT_RISK_SHARDS",
         "CREDIT_RISK_HIGH_RISK_RATIO",
         "CREDIT_RISK_MEDIUM_RISK_RATIO",
     }

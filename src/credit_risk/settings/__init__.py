@@ -78,6 +78,14 @@ class Settings(BaseSettings):
     )
     generate_start: str = Field(default="2024-01", pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
     generate_seed: int = 42
+    generate_transactions_per_month: float | None = Field(
+        default=None,
+        gt=0,
+        le=1000,
+        description="Realistic profile: the mean card transactions a customer attempts in a "
+        "month, before seasonality and declines (the portfolio's density). Empty: the "
+        "generator's default.",
+    )
 
     analytics_queue: str = Field(
         default="",
