@@ -1,5 +1,5 @@
 # Shortcuts; each target calls the script that does the work.
-.PHONY: setup demo test lint bench bench-build bench-growth bench-gates bench-anomalies
+.PHONY: setup demo test lint bench bench-build bench-growth bench-gates bench-anomalies bench-celery
 
 setup:  ## venv, pinned packages, a reachable MariaDB, Airflow metadata DB
 	bash scripts/setup.sh
@@ -24,3 +24,6 @@ bench-gates:  ## distribution gates: false alarms and detection from 50 to 100,0
 
 bench-anomalies:  ## anomaly detectors: precision/recall per kind on the main and the hold-out source
 	bash -c 'source scripts/setup.sh && python benchmarks/anomaly_evaluation.py'
+
+bench-celery:  ## the DAG under a real CeleryExecutor: a backfill on 1 and on 2 workers
+	bash -c 'source scripts/setup.sh && python benchmarks/celery_workers.py'
