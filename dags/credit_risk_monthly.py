@@ -229,10 +229,10 @@ def credit_risk_monthly():
 
         from credit_risk import steps
         from credit_risk.orchestration import run_step
+        from credit_risk.shards import Shard
 
-        get_current_context()["shard_label"] = (
-            f"{work['month']} shard {work['shard'] + 1}/{work['shards']}"
-        )
+        shard = Shard(work["shard"], work["shards"])
+        get_current_context()["shard_label"] = f"{work['month']} {shard.label()}"
         return run_step(
             steps.score_shard, CONN_ID, work["month"], work["shard"], work["shards"], run_id
         )

@@ -21,7 +21,6 @@ from credit_risk.analytics.model.metrics import (
 )
 from credit_risk.analytics.model.plans import (
     ScoringPlan,
-    ensure_plan_tables,
     load_plan,
     read_shard_scores,
     save_plan,
@@ -124,10 +123,9 @@ def train_model(
         plan = _plan_with_stored(history, month, stored)
     else:
         plan = _plan_month(history, month, settings)
-    ensure_model_tables(warehouse)
+    ensure_model_tables(warehouse)  # the plan tables too
     with connect(warehouse) as conn:
         cursor = conn.cursor()
-        ensure_plan_tables(cursor)
         if plan.run.evaluation is not None and plan.run.model is not None:
             _store_model(cursor, plan.run)
         save_plan(cursor, plan)

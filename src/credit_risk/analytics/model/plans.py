@@ -105,7 +105,7 @@ def write_shard_scores(
 ) -> None:
     """Replace the shard's rows of the month with ``scores`` (``customer_id``,
     ``probability``, ``is_predicted_high_risk``), in one transaction: a rerun of the shard
-    gives the same rows."""
+    gives the same rows. (After :func:`load_plan`, which created the tables.)"""
     values = [
         (
             plan.month,
@@ -120,7 +120,6 @@ def write_shard_scores(
     ]
     with connect(warehouse) as conn:
         cursor = conn.cursor()
-        ensure_plan_tables(cursor)
         cursor.execute(
             "delete from high_risk_prediction_shards "
             "where month = %s and shard_count = %s and shard_index = %s",
@@ -138,7 +137,7 @@ def write_shard_scores(
 
 def read_shard_scores(warehouse: Warehouse, plan: ScoringPlan) -> pd.DataFrame:
     """Every shard's scores of the month, as rows of ``high_risk_predictions`` in customer
-    order.
+    order (after :func:`load_plan`, which created the tables).
 
     Raises:
         ScoringIncompleteError: fewer (or more) rows than the plan's customers, or rows of
@@ -146,24 +145,14 @@ def read_shard_scores(warehouse: Warehouse, plan: ScoringPlan) -> pd.DataFrame:
     """
     with connect(warehouse) as conn:
         cursor = conn.cursor()
-        ensure_plan_tables(cursor)
         cursor.execute(
             "select customer_id, probability, is_predicted_high_risk, model_version, "
             "shard_index, shard_count from high_risk_prediction_shards where month = %s "
             "order by customer_id",
             (plan.month,),
         )
-        rows = pd.DataFrame(
-            cursor.fetchall(),
-            columns=[
-                "customer_id",
-                "probability",
-                "is_predicted_high_risk",
-                "model_version",
-                "shard_index",
-                "shard_count",
-            ],
-        )
+        columns = [column[0] for column in cursor.description]
+        rows = pd.DataFrame(cursor.fetchall(), columns=columns)
     pairs = rows[["shard_index", "shard_count"]].drop_duplicates()
     pairs = pairs.sort_values(["shard_count", "shard_index"])
     shards_in = [(int(i), int(n)) for i, n in pairs.itertuples(index=False)]
